@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <imgfetch/imgfetch.h>
+
+/* Exit codes: documented in docs/exit-codes.md and `imgfetch --help`; stable. */
+enum {
+	EXIT_OK = 0,
+	EXIT_ERROR = 1,
+	EXIT_USAGE = 2,
+	EXIT_VERIFY = 3,
+	EXIT_NETWORK = 4,
+	EXIT_NOT_FOUND = 5,
+	EXIT_SIGINT = 130,
+	EXIT_SIGTERM = 143,
+};
+
+typedef struct cli_output {
+	int verbosity;      /* 0 quiet, 1 normal, 2 verbose */
+	bool progress;      /* draw a progress bar (stderr is a TTY and not quiet) */
+	bool bar_drawn;     /* a bar is on screen and must be cleared before a message */
+	double bar_started; /* monotonic seconds of the current transfer's first report */
+	double last_draw;
+} cli_output;
+
+/* Installs log and progress callbacks printing to stderr. */
+void cli_output_attach(cli_output *out, imgfetch_ctx *ctx);
+/* Clears any progress bar line. */
+void cli_output_clear(cli_output *out);
+
+/* Installs SIGINT/SIGTERM handlers that cancel ctx. */
+void cli_signals_install(imgfetch_ctx *ctx);
+/* 130/143 when a signal cancelled the run, else 0. */
+int cli_signal_exit_code(void);
+
+/* Maps a library status to the exit code. */
+int cli_exit_code(imgfetch_status st);
+
+int cmd_get(int argc, char **argv);

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+	fputs("Usage: imgfetch [--help] [--version] COMMAND [ARGS...]\n"
+	      "\n"
+	      "Fetch operating-system disk images, verifying every byte.\n"
+	      "\n"
+	      "Commands:\n"
+	      "  get URL       download a file atomically and verify it\n"
+	      "\n"
+	      "Run 'imgfetch COMMAND --help' for a command's options.\n"
+	      "\n"
+	      "Exit codes:\n"
+	      "  0    success\n"
+	      "  1    other error (I/O, cache lock busy with --no-wait, ...)\n"
+	      "  2    usage error\n"
+	      "  3    verification failed (digest mismatch, no checksum for the file)\n"
+	      "  4    network or transfer failure (after retries where they help)\n"
+	      "  5    not found (HTTP 404/410, unknown name)\n"
+	      "  130  interrupted (SIGINT)\n"
+	      "  143  terminated (SIGTERM)\n",
+	      f);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+		printf("imgfetch %s\n", imgfetch_version());
+		return EXIT_OK;
+	}
+	if (strcmp(cmd, "get") == 0)
+		return cmd_get(argc - 1, argv + 1);
+	fprintf(stderr, "imgfetch: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return EXIT_USAGE;
+}

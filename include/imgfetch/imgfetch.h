@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libimgfetch — fetch operating-system disk images, verifying every byte.
+ *
+ * This header is the whole public contract of the library.
+ *
+ * Conventions
+ *  - Fallible functions return an imgfetch_status: IMGFETCH_OK (0) or a negative
+ *    code. On failure a human-readable message describing what went wrong and what
+ *    to do about it is available from imgfetch_ctx_error() until the next call
+ *    that takes the same context.
+ *  - Output parameters are named ret_*. Anything returned through them is owned
+ *    by the caller and must be released with the matching *_free() function
+ *    (which accepts NULL). Strings returned as `char *` are released with free().
+ *  - The library never prints and never exits: it reports through the log and
+ *    progress callbacks installed on the context. It keeps no global state other
+ *    than libcurl's process-wide initialisation (see imgfetch_ctx_new()).
+ *  - A context may be used by one thread at a time; imgfetch_ctx_cancel() may be
+ *    called from any thread or from a signal handler.
+ */
+#ifndef IMGFETCH_IMGFETCH_H
+#define IMGFETCH_IMGFETCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The library is built with hidden visibility; everything declared here is exported. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
+#if defined(__GNUC__)
+#define IMGFETCH_WARN_UNUSED __attribute__((warn_unused_result))
+#else
+#define IMGFETCH_WARN_UNUSED
+#endif
+
+/* Version of the library the caller is linked against, e.g. "0.1.0". */
+const char *imgfetch_version(void);
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum imgfetch_status {
+	IMGFETCH_OK = 0,
+	IMGFETCH_E_FAILED = -1,    /* anything else: I/O error, out of memory, internal */
+	IMGFETCH_E_INVALID = -2,   /* invalid argument or option combination */
+	IMGFETCH_E_VERIFY = -3,    /* content could not be verified or did not match */
+	IMGFETCH_E_NETWORK = -4,   /* transfer failed (after retries where retrying helps) */
+	IMGFETCH_E_NOT_FOUND = -5, /* the server said 404/410, or an unknown name */
+	IMGFETCH_E_CANCELLED = -6, /* imgfetch_ctx_cancel() was called */
+	IMGFETCH_E_LOCKED = -7,    /* another process holds the lock and waiting was not allowed */
+} imgfetch_status;
+
+/* Short static name of a status ("verification failed", ...). Never NULL. */
+const char *imgfetch_status_name(imgfetch_status s);
+
+/* --------------------------------------------------------------- context */
+
+typedef enum imgfetch_log_level {
+	IMGFETCH_LOG_ERROR = 0,
+	IMGFETCH_LOG_WARNING = 1,
+	IMGFETCH_LOG_NOTICE = 2, /* things a user should normally see */
+	IMGFETCH_LOG_INFO = 3,   /* progress of the job: requests, retries */
+	IMGFETCH_LOG_DEBUG = 4,
+} imgfetch_log_level;
+
+typedef void (*imgfetch_log_fn)(void *userdata, imgfetch_log_level level, const char *message);
+
+typedef struct imgfetch_progress {
+	const char *label;   /* what is being transferred (file name); valid during the call */
+	uint64_t done;       /* bytes of the final object received so far (resumed bytes included) */
+	uint64_t total;      /* expected total, 0 when unknown */
+	bool finished;       /* last report for this transfer */
+} imgfetch_progress;
+
+typedef void (*imgfetch_progress_fn)(void *userdata, const imgfetch_progress *progress);
+
+typedef struct imgfetch_ctx imgfetch_ctx;
+
+/* Creates a context. Initialises libcurl process-wide (reference counted by
+ * libcurl, thread-safe since libcurl 7.84). Returns NULL when out of memory.
+ * Release with imgfetch_ctx_free(). */
+imgfetch_ctx *imgfetch_ctx_new(void);
+void imgfetch_ctx_free(imgfetch_ctx *ctx);
+
+void imgfetch_ctx_set_log(imgfetch_ctx *ctx, imgfetch_log_fn fn, void *userdata);
+void imgfetch_ctx_set_progress(imgfetch_ctx *ctx, imgfetch_progress_fn fn, void *userdata);
+
+/* Requests cancellation of whatever the context is doing. Async-signal-safe.
+ * The running call returns IMGFETCH_E_CANCELLED after removing its temp files. */
+void imgfetch_ctx_cancel(imgfetch_ctx *ctx);
+bool imgfetch_ctx_cancelled(const imgfetch_ctx *ctx);
+
+/* Message for the last failure on this context; "" when there was none.
+ * Owned by the context, valid until the next call taking the context. */
+const char *imgfetch_ctx_error(const imgfetch_ctx *ctx);
+
+/* ------------------------------------------------------------ HTTP policy */
+
+typedef struct imgfetch_http_opts {
+	const char *cacert;            /* PEM bundle to trust instead of the system store; NULL: system */
+	const char *user_agent;        /* NULL: "imgfetch/<version>" */
+	uint32_t connect_timeout_ms;   /* default 30000 */
+	uint32_t first_byte_timeout_ms;/* request sent → response headers; default 30000 */
+	uint32_t stall_timeout_ms;     /* no body bytes for this long is an error; default 60000 */
+	uint32_t max_attempts;         /* total attempts per transfer, >= 1; default 5 */
+	uint32_t retry_base_ms;        /* first backoff delay; default 500 */
+	uint32_t retry_max_ms;         /* backoff ceiling; default 16000 */
+	uint32_t retry_after_cap_ms;   /* longest Retry-After honoured; default 60000 */
+	uint32_t max_redirects;        /* default 10 */
+} imgfetch_http_opts;
+
+/* Fills *opts with the defaults documented above. */
+void imgfetch_http_opts_init(imgfetch_http_opts *opts);
+
+/* Copies *opts (strings included) into the context; validates ranges. */
+IMGFETCH_WARN_UNUSED imgfetch_status imgfetch_ctx_set_http(imgfetch_ctx *ctx, const imgfetch_http_opts *opts);
+
+/* -------------------------------------------------------------- digests */
+
+typedef enum imgfetch_hash {
+	IMGFETCH_HASH_SHA256 = 1,
+	IMGFETCH_HASH_SHA512 = 2,
+} imgfetch_hash;
+
+/* Hex length of a digest: 64 or 128; 0 for an unknown value. */
+size_t imgfetch_hash_hexlen(imgfetch_hash h);
+/* "sha256" / "sha512"; "unknown" otherwise. */
+const char *imgfetch_hash_name(imgfetch_hash h);
+
+/* One entry of a checksum file. */
+typedef struct imgfetch_checksum {
+	imgfetch_hash hash;
+	char hex[129]; /* lowercase, NUL-terminated */
+} imgfetch_checksum;
+
+/* Maximum size accepted for a checksum (sums or sidecar) file. */
+#define IMGFETCH_SUMS_MAX_BYTES (1024u * 1024u)
+
+/*
+ * Looks up `name` in a checksum file: GNU coreutils form ("hex  name",
+ * "hex *name", "hex name"), BSD form ("SHA256 (name) = hex"), '#' comments,
+ * blank lines and CRLF line ends, as published by OS vendors.
+ * The entry is matched by file name; a leading "./" is ignored, and an entry
+ * with a directory ("dir/name") matches by its last component when no entry
+ * matches exactly. The algorithm comes from the BSD tag or the digest length.
+ * When the file lists the name with both algorithms, SHA-512 is preferred.
+ * Returns IMGFETCH_OK, IMGFETCH_E_NOT_FOUND (no entry for name),
+ * IMGFETCH_E_VERIFY (entry present but malformed, or conflicting duplicates)
+ * or IMGFETCH_E_INVALID (input larger than IMGFETCH_SUMS_MAX_BYTES).
+ * On failure, if ret_why is non-NULL, a static explanation is stored there.
+ */
+IMGFETCH_WARN_UNUSED imgfetch_status imgfetch_sums_lookup(const char *text, size_t len, const char *name,
+                                                          imgfetch_checksum *ret, const char **ret_why);
+
+/*
+ * Parses a sidecar file (e.g. "image.qcow2.sha256"): the first whitespace-separated
+ * token must be a 64- or 128-digit hex digest; anything after it (a file name) is ignored.
+ * Returns IMGFETCH_OK, IMGFETCH_E_VERIFY (no digest) or IMGFETCH_E_INVALID (too large).
+ */
+IMGFETCH_WARN_UNUSED imgfetch_status imgfetch_sidecar_parse(const char *text, size_t len, imgfetch_checksum *ret,
+                                                            const char **ret_why);
+
+/* ------------------------------------------------------------------ get */
+
+typedef enum imgfetch_verifier {
+	IMGFETCH_VERIFIER_NONE = 0,
+	IMGFETCH_VERIFIER_PINNED = 1,
+	IMGFETCH_VERIFIER_SUMS = 2,
+	IMGFETCH_VERIFIER_SIDECAR = 3,
+} imgfetch_verifier;
+
+/* "none", "pinned", "sums", "sidecar". */
+const char *imgfetch_verifier_name(imgfetch_verifier v);
+
+typedef struct imgfetch_get_opts {
+	const char *url;              /* http:// or https:// (file:// too) */
+	const char *output;           /* destination path; NULL: the cache entry itself
+	                                 (use_cache) or the URL's file name in the
+	                                 current directory */
+	/* Verification: exactly one of these, or insecure_no_verify. */
+	const char *sha256;           /* pinned hex digest */
+	const char *sha512;           /* pinned hex digest */
+	const char *sums_url;         /* checksum file to look the URL's file name up in */
+	bool sidecar;                 /* fetch <url>.sha256, then <url>.sha512 */
+	bool insecure_no_verify;      /* accept an unverified download (logged as a warning) */
+	/* Cache */
+	bool use_cache;               /* keep the download in the cache, reuse it when it verifies */
+	const char *cache_dir;        /* NULL: $XDG_CACHE_HOME/imgfetch or ~/.cache/imgfetch */
+	bool no_wait;                 /* fail with IMGFETCH_E_LOCKED instead of waiting for a lock */
+} imgfetch_get_opts;
+
+typedef struct imgfetch_get_result {
+	char *path;                   /* where the verified file is */
+	char *url;                    /* final URL after redirects (the original when cached) */
+	char *sha256;                 /* lowercase hex */
+	char *sha512;                 /* lowercase hex, or NULL when not computed */
+	uint64_t size;
+	bool verified;
+	imgfetch_verifier verifier;
+	bool from_cache;              /* served from a verified cache entry, no download */
+	uint32_t attempts;            /* HTTP attempts for the file itself (0 when cached) */
+	uint64_t resumed_bytes;       /* bytes not downloaded again thanks to Range resumes */
+} imgfetch_get_result;
+
+/*
+ * Downloads opts->url to a temporary file beside the destination while hashing,
+ * verifies it, fsyncs it and renames it into place; the directory is fsynced too.
+ * Nothing is ever visible at the destination unless it verified (or
+ * insecure_no_verify was given). On success *ret is a new result owned by the
+ * caller (imgfetch_get_result_free()).
+ */
+IMGFETCH_WARN_UNUSED imgfetch_status imgfetch_get(imgfetch_ctx *ctx, const imgfetch_get_opts *opts,
+                                                  imgfetch_get_result **ret);
+void imgfetch_get_result_free(imgfetch_get_result *r);
+
+/* The result as one JSON object (keys: path, size, sha256, sha512 when computed,
+ * url, verified, verifier, attempts, resumed_bytes, from_cache), no trailing
+ * newline. Caller frees with free(). NULL when out of memory. */
+char *imgfetch_get_result_to_json(const imgfetch_get_result *r);
+
+/* --------------------------------------------------------------- backoff */
+
+/* Delay before retry number `retry` (1 = after the first failed attempt):
+ * base * 2^(retry-1) capped at max, then scaled by a jitter factor in
+ * [0.8, 1.2] derived from `random01` (a uniform value in [0, 1)). */
+uint32_t imgfetch_backoff_ms(uint32_t retry, uint32_t base_ms, uint32_t max_ms, double random01);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif

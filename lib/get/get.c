@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * imgfetch_get(): resolve the expected digest, then either reuse a cache entry
+ * that still verifies or download through the pipeline into an atomic file,
+ * verify, and only then give the file its name.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "get/pipeline.h"
+#include "store/atomic.h"
+#include "store/cache.h"
+#include "store/copy.h"
+#include "util/cleanup.h"
+#include "util/strutil.h"
+#include "verify/expected.h"
+
+typedef struct outcome {
+	char sha256[65];
+	char sha512[129];
+	uint64_t size;
+	char *final_url;
+	uint32_t attempts;
+	uint64_t resumed;
+} outcome;
+
+static const char *expected_hex_for(const expected_digest *exp, const outcome *got)
+{
+	return exp->sum.hash == IMGFETCH_HASH_SHA512 ? got->sha512 : got->sha256;
+}
+
+static imgfetch_status mismatch(imgfetch_ctx *ctx, const char *name, const expected_digest *exp, const char *got,
+                               const char *dest)
+{
+	return ifx_fail(ctx, IMGFETCH_E_VERIFY, "%s mismatch for %s: expected %s, got %s%s%s%s; nothing was written to %s",
+	                imgfetch_hash_name(exp->sum.hash), name, exp->sum.hex, got,
+	                exp->source ? " (expected digest from " : "", exp->source ? exp->source : "",
+	                exp->source ? ")" : "", dest);
+}
+
+/* Downloads url into dest atomically; dest only appears if the digest matches. */
+static imgfetch_status download_to(imgfetch_ctx *ctx, const char *url, const char *dest, const char *name,
+                                   const expected_digest *exp, outcome *out)
+{
+	atomic_file f = ATOMIC_FILE_INIT;
+	pipeline p;
+	xfer_result xr = { 0 };
+	imgfetch_status st;
+
+	int r = atomic_file_open(dest, 0644, &f);
+	if (r < 0)
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot create a temporary file for %s: %s", dest, strerror(-r));
+	r = pipeline_init(&p, f.fd, exp->sum.hash == IMGFETCH_HASH_SHA512);
+	if (r < 0) {
+		atomic_file_abort(&f);
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot start the download pipeline: %s", strerror(-r));
+	}
+
+	xfer_request req = { .url = url, .label = name, .report_progress = true };
+	st = xfer_run(ctx, &req, &p.sink, &xr);
+	out->attempts = xr.attempts;
+	if (st < 0)
+		goto fail;
+	r = pipeline_finish(&p, out->sha256, out->sha512);
+	if (r < 0) {
+		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "writing %s failed: %s", dest, strerror(-r));
+		goto fail;
+	}
+	if (exp->kind != IMGFETCH_VERIFIER_NONE && strcmp(expected_hex_for(exp, out), exp->sum.hex) != 0) {
+		st = mismatch(ctx, name, exp, expected_hex_for(exp, out), dest);
+		goto fail;
+	}
+	r = atomic_file_commit(&f);
+	if (r < 0) {
+		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot install %s: %s", dest, strerror(-r));
+		goto fail;
+	}
+	pipeline_free(&p);
+	atomic_file_abort(&f);
+	out->size = xr.size;
+	out->final_url = TAKE_PTR(xr.final_url);
+	out->resumed = xr.resumed_bytes;
+	xfer_result_clear(&xr);
+	return IMGFETCH_OK;
+fail:
+	pipeline_free(&p);
+	atomic_file_abort(&f);
+	xfer_result_clear(&xr);
+	return st;
+}
+
+/* Re-hashes a cache entry (copying it to `dest` on the way when given) and
+ * reports whether it still has the digest it must have. */
+static imgfetch_status check_cached(imgfetch_ctx *ctx, const cache_entry *e, const char *dest, const char *name,
+                                    const expected_digest *exp, outcome *out, bool *ret_ok)
+{
+	cache_meta meta;
+	bool have_meta = cache_meta_read(e, &meta);
+	_cleanup_close_ int fd = open(e->path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	atomic_file f = ATOMIC_FILE_INIT;
+	pipeline p;
+	imgfetch_status s = IMGFETCH_OK;
+
+	*ret_ok = false;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return IMGFETCH_OK;
+	if (!have_meta || meta.size != (uint64_t)st.st_size) {
+		ifx_log(ctx, IMGFETCH_LOG_WARNING, "cached copy of %s (%s) has no valid metadata or changed size; removed, "
+		        "downloading again", name, e->path);
+		cache_remove(e);
+		return IMGFETCH_OK;
+	}
+	if (dest) {
+		int r = atomic_file_open(dest, 0644, &f);
+		if (r < 0)
+			return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot create a temporary file for %s: %s", dest,
+			                strerror(-r));
+	}
+	int r = pipeline_init(&p, dest ? f.fd : -1, exp->sum.hash == IMGFETCH_HASH_SHA512);
+	if (r < 0) {
+		atomic_file_abort(&f);
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot start the verification pipeline: %s", strerror(-r));
+	}
+	ifx_log(ctx, IMGFETCH_LOG_INFO, "verifying cached copy %s", e->path);
+	r = pipeline_feed_fd(&p, fd, ctx, name, (uint64_t)st.st_size);
+	if (r == 0)
+		r = pipeline_finish(&p, out->sha256, out->sha512);
+	if (r == -ECANCELED) {
+		s = ifx_fail(ctx, IMGFETCH_E_CANCELLED, "cancelled while verifying the cached copy of %s", name);
+		goto done;
+	}
+	if (r < 0) {
+		s = ifx_fail(ctx, IMGFETCH_E_FAILED, "reading cached copy %s: %s", e->path, strerror(-r));
+		goto done;
+	}
+	/* Without a verifier, the digest recorded at download time is the reference. */
+	const char *want = exp->kind != IMGFETCH_VERIFIER_NONE ? exp->sum.hex : meta.sha256;
+	const char *got = exp->kind != IMGFETCH_VERIFIER_NONE ? expected_hex_for(exp, out) : out->sha256;
+	if (strcmp(want, got) != 0) {
+		ifx_log(ctx, IMGFETCH_LOG_WARNING,
+		        "%s mismatch for cached copy of %s: expected %s, got %s; cached copy removed, downloading again",
+		        exp->kind != IMGFETCH_VERIFIER_NONE ? imgfetch_hash_name(exp->sum.hash) : "sha256", name, want,
+		        got);
+		cache_remove(e);
+		goto done;
+	}
+	if (dest && (r = atomic_file_commit(&f)) < 0) {
+		s = ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot install %s: %s", dest, strerror(-r));
+		goto done;
+	}
+	out->size = (uint64_t)st.st_size;
+	ifx_progress(ctx, name, out->size, out->size, true);
+	*ret_ok = true;
+done:
+	pipeline_free(&p);
+	atomic_file_abort(&f);
+	return s;
+}
+
+static imgfetch_status copy_out(imgfetch_ctx *ctx, const char *from, const char *dest)
+{
+	atomic_file f = ATOMIC_FILE_INIT;
+	_cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot open %s: %s", from, strerror(errno));
+	int r = atomic_file_open(dest, 0644, &f);
+	if (r == 0)
+		r = copy_whole_file(in, f.fd);
+	if (r == 0)
+		r = atomic_file_commit(&f);
+	atomic_file_abort(&f);
+	if (r < 0)
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot copy %s to %s: %s", from, dest, strerror(-r));
+	return IMGFETCH_OK;
+}
+
+static imgfetch_status get_cached(imgfetch_ctx *ctx, const imgfetch_get_opts *o, const char *name,
+                                  const expected_digest *exp, outcome *out, char **ret_path, bool *ret_from_cache)
+{
+	cache_entry e = CACHE_ENTRY_INIT;
+	imgfetch_status st = cache_open(ctx, o->cache_dir, o->url, o->no_wait, &e);
+	if (st < 0)
+		return st;
+
+	bool ok = false;
+	st = check_cached(ctx, &e, o->output, name, exp, out, &ok);
+	if (st < 0 || ok) {
+		*ret_from_cache = ok;
+		goto done;
+	}
+	st = download_to(ctx, o->url, e.path, name, exp, out);
+	if (st < 0)
+		goto done;
+	cache_meta meta = { .size = out->size };
+	memcpy(meta.sha256, out->sha256, sizeof(meta.sha256));
+	if (exp->sum.hash == IMGFETCH_HASH_SHA512)
+		memcpy(meta.sha512, out->sha512, sizeof(meta.sha512));
+	int r = cache_meta_write(&e, o->url, out->final_url, &meta, imgfetch_verifier_name(exp->kind));
+	if (r < 0) {
+		/* Without metadata the entry would be distrusted next time anyway. */
+		cache_remove(&e);
+		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot write cache metadata %s: %s", e.meta_path, strerror(-r));
+		goto done;
+	}
+	if (o->output)
+		st = copy_out(ctx, e.path, o->output);
+done:
+	if (st == IMGFETCH_OK && !(*ret_path = strdup(o->output ? o->output : e.path)))
+		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
+	cache_close(&e);
+	return st;
+}
+
+static bool supported_scheme(const char *url)
+{
+	return strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0 ||
+	       strncasecmp(url, "file://", 7) == 0;
+}
+
+imgfetch_status imgfetch_get(imgfetch_ctx *ctx, const imgfetch_get_opts *o, imgfetch_get_result **ret)
+{
+	expected_digest exp = { 0 };
+	outcome out = { 0 };
+	_cleanup_free_ char *name = NULL, *path = NULL;
+	bool from_cache = false;
+	imgfetch_status st;
+
+	ctx->error[0] = '\0';
+	if (!o || !o->url || !ret)
+		return ifx_fail(ctx, IMGFETCH_E_INVALID, "no URL given");
+	if (!supported_scheme(o->url))
+		return ifx_fail(ctx, IMGFETCH_E_INVALID, "unsupported URL %s: use http://, https:// or file://", o->url);
+	name = url_file_name(o->url);
+	if (!name && !o->output && !o->use_cache)
+		return ifx_fail(ctx, IMGFETCH_E_INVALID, "%s names no file; give an output path", o->url);
+	if (!name && o->sums_url)
+		return ifx_fail(ctx, IMGFETCH_E_INVALID, "%s names no file to look up in a checksum file", o->url);
+	if (!name && !(name = strdup("download")))
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
+
+	st = expected_resolve(ctx, o, name, &exp);
+	if (st < 0)
+		return st;
+	if (exp.kind == IMGFETCH_VERIFIER_NONE)
+		ifx_log(ctx, IMGFETCH_LOG_WARNING, "%s will NOT be verified (insecure-no-verify): nothing checks that "
+		        "its content is what the publisher released", o->url);
+	else
+		ifx_log(ctx, IMGFETCH_LOG_INFO, "expecting %s %s for %s (%s%s%s)", imgfetch_hash_name(exp.sum.hash),
+		        exp.sum.hex, name, imgfetch_verifier_name(exp.kind), exp.source ? " " : "",
+		        exp.source ? exp.source : "");
+
+	if (o->use_cache) {
+		st = get_cached(ctx, o, name, &exp, &out, &path, &from_cache);
+	} else {
+		const char *dest = o->output ? o->output : name;
+		st = download_to(ctx, o->url, dest, name, &exp, &out);
+		if (st == IMGFETCH_OK && !(path = strdup(dest)))
+			st = ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
+	}
+	if (st < 0)
+		goto done;
+
+	imgfetch_get_result *r = calloc(1, sizeof(*r));
+	if (!r) {
+		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
+		goto done;
+	}
+	r->path = TAKE_PTR(path);
+	r->url = out.final_url ? TAKE_PTR(out.final_url) : strdup(o->url);
+	r->sha256 = strdup(out.sha256);
+	r->sha512 = exp.sum.hash == IMGFETCH_HASH_SHA512 ? strdup(out.sha512) : NULL;
+	r->size = out.size;
+	r->verified = exp.kind != IMGFETCH_VERIFIER_NONE;
+	r->verifier = exp.kind;
+	r->from_cache = from_cache;
+	r->attempts = from_cache ? 0 : out.attempts;
+	r->resumed_bytes = out.resumed;
+	if (!r->url || !r->sha256 || (exp.sum.hash == IMGFETCH_HASH_SHA512 && !r->sha512)) {
+		imgfetch_get_result_free(r);
+		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
+		goto done;
+	}
+	*ret = r;
+	ctx->error[0] = '\0';
+done:
+	free(out.final_url);
+	expected_clear(&exp);
+	return st;
+}

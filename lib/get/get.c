@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -243,6 +244,18 @@ imgfetch_status imgfetch_get(imgfetch_ctx *ctx, const imgfetch_get_opts *o, imgf
 		return ifx_fail(ctx, IMGFETCH_E_INVALID, "%s names no file to look up in a checksum file", o->url);
 	if (!name && !(name = strdup("download")))
 		return ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
+
+	/* An existing directory as output means "put it in there, under its own name". */
+	struct stat ost;
+	_cleanup_free_ char *in_dir = NULL;
+	imgfetch_get_opts local = *o;
+	if (o->output && stat(o->output, &ost) == 0 && S_ISDIR(ost.st_mode)) {
+		size_t ol = strlen(o->output);
+		if (asprintf(&in_dir, "%s%s%s", o->output, ol && o->output[ol - 1] == '/' ? "" : "/", name) < 0)
+			return ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
+		local.output = in_dir;
+	}
+	o = &local;
 
 	st = expected_resolve(ctx, o, name, &exp);
 	if (st < 0)

@@ -192,11 +192,18 @@ static bool parse_bsd(struct span line, struct entry *e, enum line_kind *kind)
 	if (!is_bsd_tag(tag))
 		return false;
 	size_t close = span_rfind(line, open + 2, ") = ");
-	if (close == SIZE_MAX)
-		return false;
+	size_t digest_at = close + 4;
+	if (close == SIZE_MAX) {
+		/* Lines arrive trimmed, so an empty digest leaves ") =" at the end:
+		 * still a BSD entry, just a malformed one. */
+		if (line.n < open + 2 + 3 || memcmp(line.p + line.n - 3, ") =", 3) != 0)
+			return false;
+		close = line.n - 3;
+		digest_at = line.n;
+	}
 
 	e->name = (struct span){ line.p + open + 2, close - (open + 2) };
-	e->digest = (struct span){ line.p + close + 4, line.n - (close + 4) };
+	e->digest = (struct span){ line.p + digest_at, line.n - digest_at };
 	if (e->name.n == 0) {
 		*kind = LINE_SKIP;
 		return true;

@@ -1,0 +1,38 @@
+#!/bin/sh
+# Installs the Debian packages imgfetch needs to build, test and demo,
+# skipping the ones already present. Needs root only when something is missing.
+set -eu
+
+PACKAGES="
+gcc
+clang
+libclang-rt-14-dev
+meson
+ninja-build
+pkg-config
+libcurl4-openssl-dev
+libssl-dev
+libjansson-dev
+nginx-light
+openssl
+curl
+python3
+"
+
+missing=""
+for p in $PACKAGES; do
+	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing:$missing"
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps: not root; run as root or install these packages yourself:$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing

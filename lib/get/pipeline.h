@@ -7,6 +7,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "http/xfer.h"
 #include "stream/fanout.h"
@@ -14,6 +15,8 @@
 
 typedef struct pipeline {
 	int out_fd;          /* -1: hash only */
+	uint64_t written;    /* bytes written to out_fd (writer thread only) */
+	uint64_t flushed;    /* bytes whose write-back was started */
 	digest *sha256;
 	digest *sha512;      /* NULL when not needed */
 	fanout *fan;

@@ -20,6 +20,9 @@
 
 #define HEXLEN_SHA256 64u
 #define HEXLEN_SHA512 128u
+#define HEX_BUF (HEXLEN_SHA512 + 1)
+
+_Static_assert(sizeof(((imgfetch_checksum *)0)->hex) == HEX_BUF, "imgfetch_checksum.hex holds a SHA-512 hex digest");
 
 size_t imgfetch_hash_hexlen(imgfetch_hash h)
 {
@@ -130,9 +133,11 @@ static bool digest_kind(struct span d, imgfetch_hash *ret)
 	return true;
 }
 
-/* `d` must already have passed digest_kind(). */
-static void digest_store(struct span d, char out[129])
+/* `d` must already have passed digest_kind(). The whole buffer is written
+ * (zero-padded) so that results are fully defined and compare with memcmp. */
+static void digest_store(struct span d, char out[HEX_BUF])
 {
+	memset(out, 0, HEX_BUF);
 	for (size_t i = 0; i < d.n; i++)
 		out[i] = ascii_lower(d.p[i]);
 	out[d.n] = '\0';
@@ -335,7 +340,7 @@ struct candidate {
 	bool found;
 	bool conflict;  /* a later entry disagreed with the first */
 	bool ambiguous; /* ... and it was listed under a different path */
-	char hex[129];
+	char hex[HEX_BUF];
 	struct entry first; /* to tell a duplicate from another directory */
 };
 
@@ -364,7 +369,7 @@ static bool same_entry_name(const struct entry *a, struct span b_name)
 
 static void candidate_add(struct candidate *c, const struct entry *e, struct span name)
 {
-	char hex[129];
+	char hex[HEX_BUF];
 	digest_store(e->digest, hex);
 	if (!c->found) {
 		c->found = true;

@@ -51,7 +51,9 @@ static imgfetch_status from_sidecar(imgfetch_ctx *ctx, const char *url, const ch
 	for (size_t i = 0; i < 2; i++) {
 		_cleanup_free_ char *side = NULL, *text = NULL;
 		size_t len = 0;
-		if (asprintf(&side, "%s%s", url, exts[i]) < 0)
+		/* The extension belongs to the path, before any query string. */
+		size_t pathlen = strcspn(url, "?#");
+		if (asprintf(&side, "%.*s%s%s", (int)pathlen, url, exts[i], url + pathlen) < 0)
 			return ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
 		imgfetch_status st =
 			xfer_fetch_mem(ctx, side, IMGFETCH_SUMS_MAX_BYTES, "sidecar checksum", &text, &len, NULL);

@@ -123,7 +123,7 @@ imgfetch_status imgfetch_ctx_set_http(imgfetch_ctx *ctx, const imgfetch_http_opt
 	return IMGFETCH_OK;
 }
 
-static void vlog(imgfetch_ctx *ctx, imgfetch_log_level level, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void vlog(imgfetch_ctx *ctx, imgfetch_log_level level, const char *fmt, va_list ap)
 {
 	if (!ctx->log_fn)
 		return;

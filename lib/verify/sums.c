@@ -154,7 +154,7 @@ static imgfetch_status fail(const char **ret_why, imgfetch_status status, const 
 
 enum line_kind {
 	LINE_SKIP,    /* blank, comment, or not shaped like an entry at all */
-	LINE_ENTRY,   /* names a file with a SHA-256/SHA-512 (or undecidable) digest */
+	LINE_ENTRY,   /* GNU line, or BSD SHA256/SHA512 line; the digest may be malformed */
 	LINE_FOREIGN, /* BSD line in an algorithm we do not use (MD5, SHA1, ...) */
 };
 

@@ -60,7 +60,7 @@ static void on_progress(void *u, const imgfetch_progress *p)
 
 	char done[32], total[32], rate[32], eta[32] = "";
 	double elapsed = t - out->bar_started;
-	double bps = elapsed > 0.2 ? (double)p->done / elapsed : 0;
+	double bps = elapsed > (p->finished ? 0.001 : 0.2) ? (double)p->done / elapsed : 0;
 	human(p->done, done, sizeof(done));
 	human((uint64_t)bps, rate, sizeof(rate));
 	if (p->total > 0 && bps > 0 && p->done <= p->total) {

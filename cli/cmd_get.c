@@ -41,7 +41,7 @@ static void get_usage(FILE *f)
 	      "                            (default 60)\n"
 	      "      --retries N           retry transient failures N times (default 4)\n"
 	      "      --retry-delay MS      first backoff delay, doubled per retry up to 16 s,\n"
-	      "                            with +-20%% jitter (default 500)\n"
+	      "                            with +-20% jitter (default 500)\n"
 	      "      --json                print the result as one JSON object on stdout\n"
 	      "  -q, --quiet               print only warnings and errors\n"
 	      "  -v, --verbose             also print each request and retry\n"

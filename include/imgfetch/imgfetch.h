@@ -51,7 +51,7 @@ typedef enum imgfetch_status {
 	IMGFETCH_E_INVALID = -2,   /* invalid argument or option combination */
 	IMGFETCH_E_VERIFY = -3,    /* content could not be verified or did not match */
 	IMGFETCH_E_NETWORK = -4,   /* transfer failed (after retries where retrying helps) */
-	IMGFETCH_E_NOT_FOUND = -5, /* the server said 404/410, or an unknown name */
+	IMGFETCH_E_NOT_FOUND = -5, /* the server said 404/410, an unknown name, or a lookup missed */
 	IMGFETCH_E_CANCELLED = -6, /* imgfetch_ctx_cancel() was called */
 	IMGFETCH_E_LOCKED = -7,    /* another process holds the lock and waiting was not allowed */
 } imgfetch_status;
@@ -143,25 +143,39 @@ typedef struct imgfetch_checksum {
 #define IMGFETCH_SUMS_MAX_BYTES (1024u * 1024u)
 
 /*
- * Looks up `name` in a checksum file: GNU coreutils form ("hex  name",
- * "hex *name", "hex name"), BSD form ("SHA256 (name) = hex"), '#' comments,
- * blank lines and CRLF line ends, as published by OS vendors.
- * The entry is matched by file name; a leading "./" is ignored, and an entry
+ * Checksum files. Unlike the rest of the API these are pure functions: they
+ * take no context and explain a failure through *ret_why (a static string,
+ * written only on failure, when ret_why is non-NULL). On failure *ret is left
+ * untouched; on success ret->hex is NUL-padded to its full size.
+ *
+ * imgfetch_sums_lookup() looks up `name` in a checksum file: GNU coreutils
+ * form ("hex  name", "hex *name", "hex name", and the "\"-escaped form), BSD
+ * form ("SHA256 (name) = hex"; other tags such as MD5 are ignored), '#'
+ * comments, blank lines and CRLF line ends, as OS vendors publish them. Names
+ * match byte for byte (case-sensitive); a leading "./" is ignored, and an entry
  * with a directory ("dir/name") matches by its last component when no entry
- * matches exactly. The algorithm comes from the BSD tag or the digest length.
- * When the file lists the name with both algorithms, SHA-512 is preferred.
- * Returns IMGFETCH_OK, IMGFETCH_E_NOT_FOUND (no entry for name),
- * IMGFETCH_E_VERIFY (entry present but malformed, or conflicting duplicates)
- * or IMGFETCH_E_INVALID (input larger than IMGFETCH_SUMS_MAX_BYTES).
- * On failure, if ret_why is non-NULL, a static explanation is stored there.
+ * matches exactly. The algorithm comes from the BSD tag or the digest length;
+ * a tag that disagrees with the length is a malformed entry. When the file
+ * lists the name with both algorithms, SHA-512 is preferred.
+ * Returns:
+ *   IMGFETCH_OK
+ *   IMGFETCH_E_NOT_FOUND  no SHA-256/512 entry for name (a lookup miss, not HTTP)
+ *   IMGFETCH_E_VERIFY     the entry is malformed (non-hex, wrong length, empty),
+ *                         or the file lists the name twice with different digests
+ *   IMGFETCH_E_INVALID    input larger than IMGFETCH_SUMS_MAX_BYTES, or NULL/empty
+ *                         arguments
  */
 IMGFETCH_WARN_UNUSED imgfetch_status imgfetch_sums_lookup(const char *text, size_t len, const char *name,
                                                           imgfetch_checksum *ret, const char **ret_why);
 
 /*
- * Parses a sidecar file (e.g. "image.qcow2.sha256"): the first whitespace-separated
- * token must be a 64- or 128-digit hex digest; anything after it (a file name) is ignored.
- * Returns IMGFETCH_OK, IMGFETCH_E_VERIFY (no digest) or IMGFETCH_E_INVALID (too large).
+ * Parses a sidecar file (e.g. "image.qcow2.sha256"): the first token of the
+ * first non-comment line must be a 64- or 128-digit hex digest, anything after
+ * it (a file name) is ignored; a single BSD-form line is accepted too, and the
+ * header of an OpenPGP clearsigned file is skipped (the signature is NOT checked).
+ * The caller decides whether the algorithm found is the one it expected.
+ * Returns IMGFETCH_OK, IMGFETCH_E_VERIFY (no digest) or IMGFETCH_E_INVALID
+ * (too large, NULL arguments).
  */
 IMGFETCH_WARN_UNUSED imgfetch_status imgfetch_sidecar_parse(const char *text, size_t len, imgfetch_checksum *ret,
                                                             const char **ret_why);

@@ -23,6 +23,7 @@ typedef struct xfer {
 	const xfer_sink *sink;
 	const char *label;
 	CURL *curl;
+	CURLM *multi;             /* owns the connection cache across attempts */
 	uint64_t have;            /* bytes accepted by the sink */
 	char etag[VALIDATOR_MAX]; /* strong ETag from the first full response, or "" */
 	char last_modified[VALIDATOR_MAX];
@@ -186,14 +187,15 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *u)
 	return n;
 }
 
-static int on_progress(void *u, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+/* Timers libcurl does not offer at the granularity we need: the first-byte
+ * timeout and the stall timeout. Returns true when the attempt must stop. */
+static bool timer_expired(xfer *x)
 {
-	xfer *x = u;
 	const imgfetch_http_opts *o = &x->ctx->http;
 
 	if (ifx_cancelled(x->ctx)) {
 		x->abort_reason = "cancelled";
-		return 1;
+		return true;
 	}
 	if (!x->headers_done) {
 		curl_off_t pre = 0;
@@ -201,12 +203,21 @@ static int on_progress(void *u, curl_off_t dltotal, curl_off_t dlnow, curl_off_t
 		/* Count from the moment the request went out, not from connect. */
 		if (pre > 0 && since(&x->started) - (double)pre / 1e6 > o->first_byte_timeout_ms / 1000.0) {
 			x->abort_reason = "no response";
-			return 1;
+			return true;
 		}
 	} else if (since(&x->last_data) > o->stall_timeout_ms / 1000.0) {
 		x->abort_reason = "stalled";
-		return 1;
+		return true;
 	}
+	return false;
+}
+
+static int on_progress(void *u, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	xfer *x = u;
+
+	if (timer_expired(x))
+		return 1;
 	if (x->req->report_progress && x->accept_body && since(&x->last_progress) >= 0.1) {
 		now(&x->last_progress);
 		uint64_t total = dltotal > 0 ? x->body_base + (uint64_t)dltotal : 0;
@@ -216,6 +227,42 @@ static int on_progress(void *u, curl_off_t dltotal, curl_off_t dlnow, curl_off_t
 	(void)ultotal;
 	(void)ulnow;
 	return 0;
+}
+
+/* curl_easy_perform() with our timers checked every 100 ms: libcurl calls the
+ * progress callback only about once a second while no data flows, too coarse
+ * for sub-second stall timeouts and prompt cancellation. */
+static CURLcode perform(xfer *x)
+{
+	CURLcode res = CURLE_OK;
+	if (curl_multi_add_handle(x->multi, x->curl) != CURLM_OK)
+		return CURLE_OUT_OF_MEMORY;
+	int running = 1;
+	while (running) {
+		if (curl_multi_perform(x->multi, &running) != CURLM_OK) {
+			res = CURLE_RECV_ERROR;
+			break;
+		}
+		if (!running)
+			break;
+		if (timer_expired(x)) {
+			res = CURLE_ABORTED_BY_CALLBACK;
+			break;
+		}
+		if (curl_multi_poll(x->multi, NULL, 0, 100, NULL) != CURLM_OK) {
+			res = CURLE_RECV_ERROR;
+			break;
+		}
+	}
+	if (running == 0) {
+		int left;
+		CURLMsg *m;
+		while ((m = curl_multi_info_read(x->multi, &left)))
+			if (m->msg == CURLMSG_DONE && m->easy_handle == x->curl)
+				res = m->data.result;
+	}
+	curl_multi_remove_handle(x->multi, x->curl);
+	return res;
 }
 
 typedef enum { ATTEMPT_OK, ATTEMPT_RETRY, ATTEMPT_FATAL } attempt_outcome;
@@ -353,12 +400,23 @@ static attempt_outcome attempt(xfer *x, char **final_url, uint32_t *retry_after_
 		return ATTEMPT_FATAL;
 	}
 
+	if (x->have > 0 && !x->etag[0] && !x->last_modified[0]) {
+		/* Nothing proves the bytes we hold belong to the file the server has now. */
+		ifx_log(ctx, IMGFETCH_LOG_INFO, "%s: the server gave no ETag or Last-Modified; restarting from zero",
+		        x->label);
+		int r = x->sink->reset(x->sink->u);
+		if (r < 0) {
+			*ret_status = ifx_fail(ctx, IMGFETCH_E_FAILED, "resetting %s: %s", x->label, strerror(-r));
+			return ATTEMPT_FATAL;
+		}
+		x->have = 0;
+	}
 	for (uint32_t hops = 0;; hops++) {
 		prepare(x, url, &headers);
 		errbuf[0] = '\0';
 		curl_easy_setopt(x->curl, CURLOPT_ERRORBUFFER, errbuf);
 		ifx_log(ctx, IMGFETCH_LOG_INFO, "GET %s%s", url, x->range_sent ? " (resuming)" : "");
-		CURLcode res = curl_easy_perform(x->curl);
+		CURLcode res = perform(x);
 
 		if (ifx_cancelled(ctx)) {
 			*ret_status = ifx_fail(ctx, IMGFETCH_E_CANCELLED, "%s: cancelled", x->label);
@@ -409,6 +467,19 @@ static attempt_outcome attempt(xfer *x, char **final_url, uint32_t *retry_after_
 		if (res == CURLE_FILE_COULDNT_READ_FILE) {
 			*ret_status = ifx_fail(ctx, IMGFETCH_E_NOT_FOUND, "%s: %s", url,
 			                       errbuf[0] ? errbuf : "no such file");
+			goto done;
+		}
+		if (res == CURLE_PARTIAL_FILE) {
+			curl_off_t cl = -1;
+			curl_easy_getinfo(x->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+			if (cl >= 0)
+				ifx_fail(ctx, IMGFETCH_E_NETWORK,
+				         "download truncated: %s ended after %" PRIu64 " of %" PRIu64 " bytes", url, x->have,
+				         x->body_base + (uint64_t)cl);
+			else
+				ifx_fail(ctx, IMGFETCH_E_NETWORK, "download truncated: %s ended after %" PRIu64 " bytes: %s",
+				         url, x->have, errbuf);
+			out = ATTEMPT_RETRY;
 			goto done;
 		}
 		if (res != CURLE_OK) {
@@ -544,8 +615,12 @@ imgfetch_status xfer_run(imgfetch_ctx *ctx, const xfer_request *req, const xfer_
 	if (o->cacert && access(o->cacert, R_OK) != 0)
 		return ifx_fail(ctx, IMGFETCH_E_INVALID, "cannot read CA file %s: %s", o->cacert, strerror(errno));
 	x.curl = curl_easy_init();
-	if (!x.curl)
+	x.multi = curl_multi_init();
+	if (!x.curl || !x.multi) {
+		curl_easy_cleanup(x.curl);
+		curl_multi_cleanup(x.multi);
 		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot create an HTTP handle");
+	}
 
 	uint32_t a;
 	for (a = 1; a <= o->max_attempts; a++) {
@@ -581,6 +656,7 @@ imgfetch_status xfer_run(imgfetch_ctx *ctx, const xfer_request *req, const xfer_
 	if (req->report_progress)
 		ifx_progress(ctx, x.label, x.have, x.have, true);
 	curl_easy_cleanup(x.curl);
+	curl_multi_cleanup(x.multi);
 	ctx->error[0] = '\0';
 	return IMGFETCH_OK;
 
@@ -588,6 +664,7 @@ fail:
 	ret->attempts = a > o->max_attempts ? o->max_attempts : a;
 	free(final_url);
 	curl_easy_cleanup(x.curl);
+	curl_multi_cleanup(x.multi);
 	return st;
 }
 

@@ -66,6 +66,10 @@ static imgfetch_status from_sidecar(imgfetch_ctx *ctx, const char *url, const ch
 		if (st < 0)
 			return ifx_fail(ctx, IMGFETCH_E_VERIFY, "cannot verify %s: %s: %s", name, side,
 			                why ? why : imgfetch_status_name(st));
+		imgfetch_hash want = i == 0 ? IMGFETCH_HASH_SHA256 : IMGFETCH_HASH_SHA512;
+		if (ret->sum.hash != want)
+			return ifx_fail(ctx, IMGFETCH_E_VERIFY, "cannot verify %s: %s holds a %s digest, not %s", name,
+			                side, imgfetch_hash_name(ret->sum.hash), imgfetch_hash_name(want));
 		ret->kind = IMGFETCH_VERIFIER_SIDECAR;
 		ret->source = TAKE_PTR(side);
 		return IMGFETCH_OK;

@@ -51,6 +51,7 @@ import socket
 import socketserver
 import threading
 import time
+import urllib.parse
 
 __all__ = ["FaultServer", "Route", "Request"]
 
@@ -169,7 +170,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _serve(self, head: bool):
         fs: FaultServer = self.server.fs
         target = self.path
-        path = target.split("?", 1)[0].split("#", 1)[0]
+        # A proxy request carries the absolute URL (RFC 9112 3.2.2); route by its path.
+        path = urllib.parse.urlsplit(target).path if target.startswith("http://") else target
+        path = path.split("?", 1)[0].split("#", 1)[0]
         rec = Request(time=time.time(), mono=time.monotonic(), method=self.command, path=path,
                       target=target, range=self.headers.get("Range"), if_range=self.headers.get("If-Range"),
                       user_agent=self.headers.get("User-Agent"),

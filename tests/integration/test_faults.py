@@ -16,8 +16,8 @@ def _setup(t, size=2 * MiB):
     return fs, data, t.dir("out")
 
 
-def _get(t, url, dest, data, *extra, timeout=30):
-    return t.run("get", url, "-o", dest, "--sha256", sha256(data), "--json", *extra, timeout=timeout)
+def _get(t, url, dest, data, *extra, timeout=30, env=None):
+    return t.run("get", url, "-o", dest, "--sha256", sha256(data), "--json", *extra, timeout=timeout, env=env)
 
 
 def _range_start(req):
@@ -248,3 +248,20 @@ def test_stall_timeout_fraction(t):
     check(0.45 <= gap <= 1.0, "with --stall-timeout 0.5 the stall was detected after %.2fs (expected 0.5-1.0s: "
           "fractions must be honoured, not rounded up to whole seconds)" % gap)
     check_result(r.json(), data=data, path=dest, attempts=2)
+
+
+# ---------------------------------------------------------------- proxy
+
+def test_http_proxy_env_honoured(t):
+    """http_proxy from the environment is used (the fault server plays the proxy)."""
+    fs, data, out = _setup(t)
+    fs.serve("/proxied/" + NAME, data)
+    url = "http://images.imgfetch-proxy-test.invalid/proxied/" + NAME
+    dest = out / NAME
+    r = _get(t, url, dest, data, env={"http_proxy": fs.url("/"), "no_proxy": "", "NO_PROXY": ""})
+    r.ok()
+    reqs = _requests(fs, "/proxied/" + NAME)
+    eq(len(reqs), 1, "requests through the proxy")
+    eq(reqs[0].target, url, "absolute request target sent to the proxy")
+    eq(reqs[0].headers.get("Host"), "images.imgfetch-proxy-test.invalid", "Host header")
+    check_result(r.json(), data=data, path=dest, url=url, verifier="pinned", attempts=1, resumed=0)

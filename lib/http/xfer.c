@@ -380,6 +380,17 @@ static bool transient_curl_error(CURLcode res)
 	}
 }
 
+/* Drops every byte received so far and the validators that vouched for them. */
+static imgfetch_status restart_from_zero(xfer *x, imgfetch_status *ret_status)
+{
+	int r = x->sink->reset(x->sink->u);
+	if (r < 0)
+		return *ret_status = ifx_fail(x->ctx, IMGFETCH_E_FAILED, "resetting %s: %s", x->label, strerror(-r));
+	x->have = 0;
+	x->etag[0] = x->last_modified[0] = '\0';
+	return IMGFETCH_OK;
+}
+
 /*
  * Runs one attempt (following redirects). On ATTEMPT_RETRY/FATAL the reason is
  * in ctx->error and *ret_status says what to return if it is the last word.
@@ -404,12 +415,8 @@ static attempt_outcome attempt(xfer *x, char **final_url, uint32_t *retry_after_
 		/* Nothing proves the bytes we hold belong to the file the server has now. */
 		ifx_log(ctx, IMGFETCH_LOG_INFO, "%s: the server gave no ETag or Last-Modified; restarting from zero",
 		        x->label);
-		int r = x->sink->reset(x->sink->u);
-		if (r < 0) {
-			*ret_status = ifx_fail(ctx, IMGFETCH_E_FAILED, "resetting %s: %s", x->label, strerror(-r));
+		if (restart_from_zero(x, ret_status) < 0)
 			return ATTEMPT_FATAL;
-		}
-		x->have = 0;
 	}
 	for (uint32_t hops = 0;; hops++) {
 		prepare(x, url, &headers);
@@ -444,14 +451,8 @@ static attempt_outcome attempt(xfer *x, char **final_url, uint32_t *retry_after_
 				         x->abort_reason ? x->abort_reason : "aborted");
 			if (x->abort_reason && strstr(x->abort_reason, "different range")) {
 				/* Resuming cannot be trusted with this server: start over. */
-				int r = x->sink->reset(x->sink->u);
-				if (r < 0) {
-					*ret_status = ifx_fail(ctx, IMGFETCH_E_FAILED, "resetting %s: %s", x->label,
-					                       strerror(-r));
+				if (restart_from_zero(x, ret_status) < 0)
 					goto done;
-				}
-				x->have = 0;
-				x->etag[0] = x->last_modified[0] = '\0';
 			}
 			out = ATTEMPT_RETRY;
 			goto done;
@@ -543,13 +544,8 @@ static attempt_outcome attempt(xfer *x, char **final_url, uint32_t *retry_after_
 		if (code == 416 && x->range_sent) {
 			/* Our offset is past what the server has: the file changed. */
 			ifx_fail(ctx, IMGFETCH_E_NETWORK, "%s: HTTP 416 for a resume at byte %" PRIu64, url, x->have);
-			int r = x->sink->reset(x->sink->u);
-			if (r < 0) {
-				*ret_status = ifx_fail(ctx, IMGFETCH_E_FAILED, "resetting %s: %s", x->label, strerror(-r));
+			if (restart_from_zero(x, ret_status) < 0)
 				goto done;
-			}
-			x->have = 0;
-			x->etag[0] = x->last_modified[0] = '\0';
 			out = ATTEMPT_RETRY;
 			goto done;
 		}

@@ -37,6 +37,9 @@ static void get_usage(FILE *f)
 	      "      --no-wait             fail (exit 1) instead of waiting when another imgfetch\n"
 	      "                            holds the cache entry's lock\n"
 	      "      --cacert FILE         trust the CA certificates in FILE (PEM) for HTTPS\n"
+	      "      --connect-timeout SEC time allowed to connect (default 30)\n"
+	      "      --response-timeout SEC time allowed between sending a request and its\n"
+	      "                            response headers (default 30)\n"
 	      "      --stall-timeout SEC   fail an attempt when no data arrives for SEC seconds\n"
 	      "                            (default 60)\n"
 	      "      --retries N           retry transient failures N times (default 4)\n"
@@ -60,6 +63,8 @@ enum {
 	OPT_NO_WAIT,
 	OPT_CACERT,
 	OPT_STALL,
+	OPT_CONNECT_TIMEOUT,
+	OPT_RESPONSE_TIMEOUT,
 	OPT_RETRIES,
 	OPT_RETRY_DELAY,
 	OPT_JSON,
@@ -101,6 +106,8 @@ int cmd_get(int argc, char **argv)
 		{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
 		{ "cacert", required_argument, NULL, OPT_CACERT },
 		{ "stall-timeout", required_argument, NULL, OPT_STALL },
+		{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
+		{ "response-timeout", required_argument, NULL, OPT_RESPONSE_TIMEOUT },
 		{ "retries", required_argument, NULL, OPT_RETRIES },
 		{ "retry-delay", required_argument, NULL, OPT_RETRY_DELAY },
 		{ "json", no_argument, NULL, OPT_JSON },
@@ -131,12 +138,20 @@ int cmd_get(int argc, char **argv)
 		case OPT_NO_WAIT: o.no_wait = true; break;
 		case OPT_CACERT: http.cacert = optarg; break;
 		case OPT_STALL:
-			if (!parse_seconds(optarg, &http.stall_timeout_ms)) {
-				fprintf(stderr, "imgfetch get: --stall-timeout needs seconds between 0.1 and 86400, not '%s'\n",
+		case OPT_CONNECT_TIMEOUT:
+		case OPT_RESPONSE_TIMEOUT: {
+			uint32_t *field = c == OPT_STALL           ? &http.stall_timeout_ms
+			                  : c == OPT_CONNECT_TIMEOUT ? &http.connect_timeout_ms
+			                                             : &http.first_byte_timeout_ms;
+			if (!parse_seconds(optarg, field)) {
+				fprintf(stderr, "imgfetch get: --%s needs seconds between 0.1 and 86400, not '%s'\n",
+				        c == OPT_STALL ? "stall-timeout" : c == OPT_CONNECT_TIMEOUT ? "connect-timeout"
+				                                                                    : "response-timeout",
 				        optarg);
 				return EXIT_USAGE;
 			}
 			break;
+		}
 		case OPT_RETRIES:
 			if (!parse_uint(optarg, 99, &retries)) {
 				fprintf(stderr, "imgfetch get: --retries needs a number from 0 to 99, not '%s'\n", optarg);

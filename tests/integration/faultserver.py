@@ -28,6 +28,8 @@ Behaviour options (see Route):
   stall_after=N           send headers and N body bytes, then send nothing (connection
   stall_times=1           kept open) for stall_seconds, on the first `stall_times`
   stall_seconds=30        served responses (None: always); then close
+  silent_times=N          send nothing at all (no status line) for stall_seconds on the
+                          first N requests, then close; later requests are served
   rate=B                  throttle every body to B bytes per second
   corrupt=True            serve the data with one byte flipped (valid-looking response,
                           wrong content)
@@ -75,6 +77,7 @@ class Route:
     stall_after: int | None = None
     stall_times: int | None = 1
     stall_seconds: float = 30.0
+    silent_times: int = 0
     rate: int | None = None
     corrupt: bool = False
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
@@ -209,6 +212,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._simple(rec, 404, head=head)
             return
         n = route.requests  # 1-based index of this request for the path
+        if n <= route.silent_times:
+            rec.outcome = "silent"
+            self._stall(fs, route.stall_seconds)
+            self.close_connection = True
+            return
         if route.status is not None:
             extra = {}
             if route.retry_after is not None:

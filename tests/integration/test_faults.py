@@ -265,3 +265,20 @@ def test_http_proxy_env_honoured(t):
     eq(reqs[0].target, url, "absolute request target sent to the proxy")
     eq(reqs[0].headers.get("Host"), "images.imgfetch-proxy-test.invalid", "Host header")
     check_result(r.json(), data=data, path=dest, url=url, verifier="pinned", attempts=1, resumed=0)
+
+
+# ---------------------------------------------------------------- first byte
+
+def test_response_timeout_no_headers(t):
+    """A server that accepts the request but never answers is timed out and retried."""
+    fs, data, out = _setup(t)
+    url = fs.serve("/silent/" + NAME, data, silent_times=1, stall_seconds=20)
+    dest = out / NAME
+    r = _get(t, url, dest, data, "--response-timeout", "0.5", *FAST)
+    r.ok()
+    reqs = _requests(fs, "/silent/" + NAME)
+    eq(len(reqs), 2, "requests (silent one, then served)")
+    gap = reqs[1].mono - reqs[0].mono
+    check(0.5 <= gap < 2.0, "second request %.2f s after the first; want 0.5 s timeout + short backoff" % gap)
+    check("no response within 0.5 s" in r.stderr, "stderr explains the timeout: %r" % r.stderr[-500:])
+    check_result(r.json(), data=data, path=dest, attempts=2, resumed=0)

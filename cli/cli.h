@@ -33,6 +33,8 @@ void cli_output_clear(cli_output *out);
 
 /* Installs SIGINT/SIGTERM handlers that cancel ctx. */
 void cli_signals_install(imgfetch_ctx *ctx);
+/* Detaches the handlers from the context before it is freed. */
+void cli_signals_release(void);
 /* 130/143 when a signal cancelled the run, else 0. */
 int cli_signal_exit_code(void);
 

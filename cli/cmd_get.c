@@ -215,6 +215,7 @@ int cmd_get(int argc, char **argv)
 			code = EXIT_ERROR;
 	}
 	imgfetch_get_result_free(res);
+	cli_signals_release();
 	imgfetch_ctx_free(ctx);
 	return code;
 }

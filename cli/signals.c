@@ -34,6 +34,19 @@ void cli_signals_install(imgfetch_ctx *ctx)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+void cli_signals_release(void)
+{
+	/* Keep a late signal from touching a context that is about to be freed:
+	 * from here on a signal only records itself. */
+	sigset_t set, old;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	cancel_ctx = NULL;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
 int cli_signal_exit_code(void)
 {
 	if (caught == SIGINT)

@@ -91,9 +91,14 @@ void imgfetch_ctx_free(imgfetch_ctx *ctx);
 void imgfetch_ctx_set_log(imgfetch_ctx *ctx, imgfetch_log_fn fn, void *userdata);
 void imgfetch_ctx_set_progress(imgfetch_ctx *ctx, imgfetch_progress_fn fn, void *userdata);
 
-/* Requests cancellation of whatever the context is doing. Async-signal-safe.
- * The running call returns IMGFETCH_E_CANCELLED after removing its temp files. */
+/* Requests cancellation of whatever the context is doing. Async-signal-safe
+ * and callable from any thread. The running call returns IMGFETCH_E_CANCELLED
+ * after removing its temp files, installing nothing. The request is sticky:
+ * later calls on the context fail at once with IMGFETCH_E_CANCELLED until
+ * imgfetch_ctx_clear_cancel() (so a cancel that races with the start of a
+ * call is never lost). */
 void imgfetch_ctx_cancel(imgfetch_ctx *ctx);
+void imgfetch_ctx_clear_cancel(imgfetch_ctx *ctx);
 bool imgfetch_ctx_cancelled(const imgfetch_ctx *ctx);
 
 /* Message for the last failure on this context; "" when there was none.
@@ -110,7 +115,7 @@ typedef struct imgfetch_http_opts {
 	uint32_t stall_timeout_ms;     /* no body bytes for this long is an error; default 60000 */
 	uint32_t max_attempts;         /* total attempts per transfer, >= 1; default 5 */
 	uint32_t retry_base_ms;        /* first backoff delay; default 500 */
-	uint32_t retry_max_ms;         /* backoff ceiling; default 16000 */
+	uint32_t retry_max_ms;         /* backoff ceiling, at most one hour; default 16000 */
 	uint32_t retry_after_cap_ms;   /* longest Retry-After honoured; default 60000 */
 	uint32_t max_redirects;        /* default 10 */
 } imgfetch_http_opts;

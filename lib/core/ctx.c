@@ -78,7 +78,12 @@ void imgfetch_ctx_set_progress(imgfetch_ctx *ctx, imgfetch_progress_fn fn, void 
 
 void imgfetch_ctx_cancel(imgfetch_ctx *ctx)
 {
-	ctx->cancel = 1;
+	atomic_store(&ctx->cancel, 1);
+}
+
+void imgfetch_ctx_clear_cancel(imgfetch_ctx *ctx)
+{
+	atomic_store(&ctx->cancel, 0);
 }
 
 bool imgfetch_ctx_cancelled(const imgfetch_ctx *ctx)
@@ -100,6 +105,9 @@ imgfetch_status imgfetch_ctx_set_http(imgfetch_ctx *ctx, const imgfetch_http_opt
 		return ifx_fail(ctx, IMGFETCH_E_INVALID, "stall timeout must be at least 0.1 s");
 	if (o->connect_timeout_ms < 100 || o->first_byte_timeout_ms < 100)
 		return ifx_fail(ctx, IMGFETCH_E_INVALID, "connect and first-byte timeouts must be at least 0.1 s");
+	if (o->retry_max_ms > 3600000)
+		return ifx_fail(ctx, IMGFETCH_E_INVALID, "the retry ceiling may be at most one hour, not %u ms",
+		                o->retry_max_ms);
 	if (o->retry_max_ms < o->retry_base_ms)
 		return ifx_fail(ctx, IMGFETCH_E_INVALID, "retry ceiling (%u ms) is below the first delay (%u ms)",
 		                o->retry_max_ms, o->retry_base_ms);

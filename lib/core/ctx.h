@@ -2,7 +2,6 @@
 /* Internal view of the context: settings, callbacks, error slot, cancel flag. */
 #pragma once
 
-#include <signal.h>
 #include <stdatomic.h>
 
 #include <imgfetch/imgfetch.h>
@@ -15,7 +14,7 @@ struct imgfetch_ctx {
 	imgfetch_http_opts http;      /* strings below are owned copies */
 	char *cacert;
 	char *user_agent;
-	volatile sig_atomic_t cancel; /* written from signal handlers */
+	atomic_int cancel;            /* lock-free: written from signal handlers and other threads */
 	char error[1024];
 };
 
@@ -34,5 +33,5 @@ void ifx_progress(imgfetch_ctx *ctx, const char *label, uint64_t done, uint64_t 
 
 static inline bool ifx_cancelled(const imgfetch_ctx *ctx)
 {
-	return ctx->cancel != 0;
+	return atomic_load(&((imgfetch_ctx *)ctx)->cancel) != 0;
 }

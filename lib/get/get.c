@@ -76,6 +76,10 @@ static imgfetch_status download_to(imgfetch_ctx *ctx, const char *url, const cha
 		st = mismatch(ctx, name, exp, expected_hex_for(exp, out), dest);
 		goto fail;
 	}
+	if (ifx_cancelled(ctx)) {
+		st = ifx_fail(ctx, IMGFETCH_E_CANCELLED, "%s: cancelled; nothing was written to %s", name, dest);
+		goto fail;
+	}
 	r = atomic_file_commit(&f);
 	if (r < 0) {
 		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot install %s: %s", dest, strerror(-r));
@@ -151,6 +155,10 @@ static imgfetch_status check_cached(imgfetch_ctx *ctx, const cache_entry *e, con
 		cache_remove(e);
 		goto done;
 	}
+	if (ifx_cancelled(ctx)) {
+		s = ifx_fail(ctx, IMGFETCH_E_CANCELLED, "%s: cancelled", name);
+		goto done;
+	}
 	if (dest && (r = atomic_file_commit(&f)) < 0) {
 		s = ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot install %s: %s", dest, strerror(-r));
 		goto done;
@@ -172,10 +180,14 @@ static imgfetch_status copy_out(imgfetch_ctx *ctx, const char *from, const char 
 		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot open %s: %s", from, strerror(errno));
 	int r = atomic_file_open(dest, 0644, &f);
 	if (r == 0)
-		r = copy_whole_file(in, f.fd);
+		r = copy_whole_file(ctx, in, f.fd);
+	if (r == 0 && ifx_cancelled(ctx))
+		r = -ECANCELED;
 	if (r == 0)
 		r = atomic_file_commit(&f);
 	atomic_file_abort(&f);
+	if (r == -ECANCELED)
+		return ifx_fail(ctx, IMGFETCH_E_CANCELLED, "cancelled while copying %s to %s", from, dest);
 	if (r < 0)
 		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot copy %s to %s: %s", from, dest, strerror(-r));
 	return IMGFETCH_OK;
@@ -233,6 +245,8 @@ imgfetch_status imgfetch_get(imgfetch_ctx *ctx, const imgfetch_get_opts *o, imgf
 	imgfetch_status st;
 
 	ctx->error[0] = '\0';
+	if (ifx_cancelled(ctx))
+		return ifx_fail(ctx, IMGFETCH_E_CANCELLED, "cancelled before the download started");
 	if (!o || !o->url || !ret)
 		return ifx_fail(ctx, IMGFETCH_E_INVALID, "no URL given");
 	if (!supported_scheme(o->url))

@@ -14,6 +14,6 @@ uint32_t imgfetch_backoff_ms(uint32_t retry, uint32_t base_ms, uint32_t max_ms, 
 	if (random01 < 0 || random01 >= 1)
 		random01 = 0.5;
 	/* ±20 % keeps many clients that failed together from retrying together. */
-	double jittered = (double)d * (0.8 + 0.4 * random01);
-	return (uint32_t)(jittered + 0.5);
+	double jittered = (double)d * (0.8 + 0.4 * random01) + 0.5;
+	return jittered >= (double)UINT32_MAX ? UINT32_MAX : (uint32_t)jittered;
 }

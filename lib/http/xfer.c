@@ -27,6 +27,7 @@ typedef struct xfer {
 	uint64_t have;            /* bytes accepted by the sink */
 	char etag[VALIDATOR_MAX]; /* strong ETag from the first full response, or "" */
 	char last_modified[VALIDATOR_MAX];
+	int64_t total;            /* size of the whole file when a response said so, else -1 */
 	uint64_t resumed;
 
 	/* Per response; reset on every status line. */
@@ -34,7 +35,10 @@ typedef struct xfer {
 	bool headers_done;
 	bool accept_body;
 	bool range_sent;
-	int64_t range_start;      /* from Content-Range, -1 when absent */
+	int64_t range_start;      /* Content-Range "bytes S-E/T" of this response, -1 when absent */
+	int64_t range_end;
+	int64_t range_total;      /* also set by "bytes * /T" (416) */
+	int64_t length;           /* Content-Length, -1 when absent */
 	char resp_etag[VALIDATOR_MAX];
 	char resp_last_modified[VALIDATOR_MAX];
 	uint64_t body_base;       /* `have` when this response's body began */
@@ -43,6 +47,7 @@ typedef struct xfer {
 	struct timespec started;
 	struct timespec last_data;
 	const char *abort_reason; /* set by callbacks that abort the transfer */
+	bool restart;             /* the bytes held are not part of the file now served */
 	int sink_error;
 	struct timespec last_progress;
 } xfer;
@@ -87,6 +92,19 @@ static bool header_is(const char *line, size_t n, const char *name, const char *
 	return true;
 }
 
+/* Empties the sink. Used when the bytes we hold cannot be trusted to be a
+ * prefix of the file the server is sending now. */
+static int reset_sink(xfer *x)
+{
+	int r = x->sink->reset(x->sink->u);
+	if (r < 0)
+		return r;
+	x->have = 0;
+	x->body_base = 0;
+	x->resumed = 0;
+	return 0;
+}
+
 static void end_of_headers(xfer *x)
 {
 	x->headers_done = true;
@@ -98,25 +116,34 @@ static void end_of_headers(xfer *x)
 		 * byte we have may be stale, so start over with a fresh hash. */
 		ifx_log(x->ctx, IMGFETCH_LOG_INFO, "%s: server sent the whole file instead of a range; restarting from zero",
 		        x->label);
-		int r = x->sink->reset(x->sink->u);
+		int r = reset_sink(x);
 		if (r < 0) {
 			x->sink_error = r;
 			x->abort_reason = "reset";
 			return;
 		}
-		x->have = 0;
-		x->body_base = 0;
 	}
 	if (x->status == 206) {
 		if (!x->range_sent || x->range_start != (int64_t)x->have) {
 			x->abort_reason = "the server answered with a different range than requested";
+			x->restart = true;
 			return;
 		}
+		/* Servers that ignore If-Range still tell the truth in ETag and size. */
+		if ((x->etag[0] && x->resp_etag[0] && strcmp(x->etag, x->resp_etag) != 0) ||
+		    (x->total >= 0 && x->range_total >= 0 && x->range_total != x->total)) {
+			x->abort_reason = "the file changed on the server during the download";
+			x->restart = true;
+			return;
+		}
+		if (x->total < 0 && x->range_total >= 0)
+			x->total = x->range_total;
 		x->resumed += x->have;
 	}
 	if (x->status == 200 || x->status == 206) {
 		x->accept_body = true;
 		if (x->status == 200 && x->have == 0) {
+			x->total = x->length;
 			/* Remember validators of the full response for a later If-Range. Weak
 			 * ETags may not be used with If-Range (RFC 9110 13.1.5). */
 			if (x->resp_etag[0] && strncmp(x->resp_etag, "W/", 2) != 0)
@@ -141,7 +168,7 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *u)
 		x->status = sp ? strtol(sp + 1, NULL, 10) : 0;
 		x->headers_done = false;
 		x->accept_body = false;
-		x->range_start = -1;
+		x->range_start = x->range_end = x->range_total = x->length = -1;
 		x->resp_etag[0] = x->resp_last_modified[0] = '\0';
 	} else if (n <= 2 && (line[0] == '\r' || line[0] == '\n')) {
 		if (x->status >= 200)
@@ -155,9 +182,25 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *u)
 	} else if (header_is(line, n, "content-range", &v, &vn)) {
 		char buf[128];
 		header_value(v, vn, buf, sizeof(buf));
-		unsigned long long start;
-		if (sscanf(buf, "bytes %llu-", &start) == 1 && start <= INT64_MAX)
-			x->range_start = (int64_t)start;
+		unsigned long long a, b, t;
+		if (sscanf(buf, "bytes %llu-%llu/%llu", &a, &b, &t) == 3 && a <= b && b < t && t <= INT64_MAX) {
+			x->range_start = (int64_t)a;
+			x->range_end = (int64_t)b;
+			x->range_total = (int64_t)t;
+		} else if (sscanf(buf, "bytes %llu-%llu/*", &a, &b) == 2 && a <= b && b <= INT64_MAX) {
+			x->range_start = (int64_t)a;
+			x->range_end = (int64_t)b;
+		} else if (sscanf(buf, "bytes */%llu", &t) == 1 && t <= INT64_MAX) {
+			x->range_total = (int64_t)t;
+		}
+	} else if (header_is(line, n, "content-length", &v, &vn)) {
+		char buf[32];
+		header_value(v, vn, buf, sizeof(buf));
+		char *end;
+		errno = 0;
+		unsigned long long l = strtoull(buf, &end, 10);
+		if (buf[0] >= '0' && buf[0] <= '9' && *end == '\0' && errno == 0 && l <= INT64_MAX)
+			x->length = (int64_t)l;
 	}
 	return n;
 }
@@ -177,13 +220,14 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *u)
 	}
 	if (!x->accept_body)
 		return n; /* an error page: not ours to keep */
-	now(&x->last_data);
 	int r = x->sink->write(x->sink->u, data, n);
 	if (r < 0) {
 		x->sink_error = r;
 		return 0;
 	}
 	x->have += n;
+	/* After the write: a slow disk holding up the ring is not a network stall. */
+	now(&x->last_data);
 	return n;
 }
 
@@ -345,12 +389,15 @@ static imgfetch_status prepare(xfer *x, const char *url, struct curl_slist **hea
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* A proxy's "200 Connection established" is not the origin's answer. */
+	curl_easy_setopt(c, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
 
 	x->status = 0;
 	x->headers_done = false;
 	x->accept_body = false;
-	x->range_start = -1;
+	x->range_start = x->range_end = x->range_total = x->length = -1;
 	x->abort_reason = NULL;
+	x->restart = false;
 	x->sink_error = 0;
 	now(&x->started);
 	now(&x->last_data);
@@ -383,11 +430,11 @@ static bool transient_curl_error(CURLcode res)
 /* Drops every byte received so far and the validators that vouched for them. */
 static imgfetch_status restart_from_zero(xfer *x, imgfetch_status *ret_status)
 {
-	int r = x->sink->reset(x->sink->u);
+	int r = reset_sink(x);
 	if (r < 0)
 		return *ret_status = ifx_fail(x->ctx, IMGFETCH_E_FAILED, "resetting %s: %s", x->label, strerror(-r));
-	x->have = 0;
 	x->etag[0] = x->last_modified[0] = '\0';
+	x->total = -1;
 	return IMGFETCH_OK;
 }
 
@@ -418,7 +465,8 @@ static attempt_outcome attempt(xfer *x, char **final_url, uint32_t *retry_after_
 		if (restart_from_zero(x, ret_status) < 0)
 			return ATTEMPT_FATAL;
 	}
-	for (uint32_t hops = 0;; hops++) {
+	uint32_t hops = 0;
+	for (;;) {
 		prepare(x, url, &headers);
 		errbuf[0] = '\0';
 		curl_easy_setopt(x->curl, CURLOPT_ERRORBUFFER, errbuf);
@@ -449,16 +497,18 @@ static attempt_outcome attempt(xfer *x, char **final_url, uint32_t *retry_after_
 			else
 				ifx_fail(ctx, IMGFETCH_E_NETWORK, "%s: %s", url,
 				         x->abort_reason ? x->abort_reason : "aborted");
-			if (x->abort_reason && strstr(x->abort_reason, "different range")) {
-				/* Resuming cannot be trusted with this server: start over. */
-				if (restart_from_zero(x, ret_status) < 0)
-					goto done;
-			}
+			if (x->restart && restart_from_zero(x, ret_status) < 0)
+				goto done;
 			out = ATTEMPT_RETRY;
 			goto done;
 		}
-		if (res == CURLE_PEER_FAILED_VERIFICATION || res == CURLE_SSL_CACERT_BADFILE ||
-		    res == CURLE_SSL_CERTPROBLEM) {
+		if (res == CURLE_SSL_CACERT_BADFILE) {
+			ifx_fail(ctx, IMGFETCH_E_INVALID, "cannot use the CA file %s: %s", o->cacert ? o->cacert : "(system)",
+			         errbuf[0] ? errbuf : curl_easy_strerror(res));
+			*ret_status = IMGFETCH_E_INVALID;
+			goto done;
+		}
+		if (res == CURLE_PEER_FAILED_VERIFICATION || res == CURLE_SSL_CERTPROBLEM) {
 			ifx_fail(ctx, IMGFETCH_E_NETWORK,
 			         "TLS verification failed for %s: %s; if the server uses a private CA, pass its "
 			         "certificate (imgfetch --cacert FILE)",
@@ -466,8 +516,16 @@ static attempt_outcome attempt(xfer *x, char **final_url, uint32_t *retry_after_
 			goto done;
 		}
 		if (res == CURLE_FILE_COULDNT_READ_FILE) {
-			*ret_status = ifx_fail(ctx, IMGFETCH_E_NOT_FOUND, "%s: %s", url,
-			                       errbuf[0] ? errbuf : "no such file");
+			/* Only a missing file is "not found"; a permission problem is not. */
+			char *path = NULL;
+			CURLU *u = curl_url();
+			bool missing = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+			               curl_url_get(u, CURLUPART_PATH, &path, CURLU_URLDECODE) == CURLUE_OK &&
+			               access(path, F_OK) != 0 && errno == ENOENT;
+			curl_free(path);
+			curl_url_cleanup(u);
+			*ret_status = ifx_fail(ctx, missing ? IMGFETCH_E_NOT_FOUND : IMGFETCH_E_FAILED, "%s: %s", url,
+			                       missing ? "no such file" : errbuf[0] ? errbuf : "cannot read the file");
 			goto done;
 		}
 		if (res == CURLE_PARTIAL_FILE) {
@@ -497,7 +555,7 @@ static attempt_outcome attempt(xfer *x, char **final_url, uint32_t *retry_after_
 				ifx_fail(ctx, IMGFETCH_E_NETWORK, "%s: HTTP %ld redirect without a Location", url, code);
 				goto done;
 			}
-			if (hops + 1 > o->max_redirects) {
+			if (++hops > o->max_redirects) {
 				ifx_fail(ctx, IMGFETCH_E_NETWORK, "too many redirects (more than %u) starting at %s",
 				         o->max_redirects, x->req->url);
 				goto done;
@@ -525,10 +583,26 @@ static attempt_outcome attempt(xfer *x, char **final_url, uint32_t *retry_after_
 		if (code == 200 || code == 206 || code == 0) {
 			curl_off_t cl = -1;
 			curl_easy_getinfo(x->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
-			if (cl >= 0 && x->have < x->body_base + (uint64_t)cl) {
+			uint64_t want = x->total >= 0 ? (uint64_t)x->total : cl >= 0 ? x->body_base + (uint64_t)cl : 0;
+			if (code == 206 && x->total >= 0 && x->have < want && x->range_end >= 0 &&
+			    x->have == (uint64_t)x->range_end + 1 && x->have > x->body_base) {
+				/* A complete 206 for less than the rest of the file (range-capping
+				 * CDNs): not a failure, ask for the next part right away. */
+				ifx_log(ctx, IMGFETCH_LOG_INFO, "%s: server sent a partial range; continuing at byte %" PRIu64,
+				        x->label, x->have);
+				continue;
+			}
+			if ((x->total >= 0 || cl >= 0) && x->have < want) {
 				ifx_fail(ctx, IMGFETCH_E_NETWORK, "download truncated: %s ended after %" PRIu64 " of %" PRIu64
-				         " bytes", url, x->have, x->body_base + (uint64_t)cl);
+				         " bytes", url, x->have, want);
 				out = ATTEMPT_RETRY;
+				goto done;
+			}
+			if (x->total >= 0 && x->have > (uint64_t)x->total) {
+				ifx_fail(ctx, IMGFETCH_E_NETWORK, "%s sent %" PRIu64 " bytes for a %" PRId64 "-byte file", url,
+				         x->have, x->total);
+				if (restart_from_zero(x, ret_status) == 0)
+					out = ATTEMPT_RETRY;
 				goto done;
 			}
 			free(*final_url);
@@ -539,6 +613,16 @@ static attempt_outcome attempt(xfer *x, char **final_url, uint32_t *retry_after_
 		}
 		if (code == 404 || code == 410) {
 			*ret_status = ifx_fail(ctx, IMGFETCH_E_NOT_FOUND, "%s: HTTP %ld, not found", url, code);
+			goto done;
+		}
+		if (code == 416 && x->range_sent && x->range_total >= 0 && (uint64_t)x->range_total == x->have &&
+		    (x->total < 0 || x->total == x->range_total)) {
+			/* Every byte had arrived; only the end of the last response was lost.
+			 * The digest check decides whether the bytes are right. */
+			free(*final_url);
+			*final_url = TAKE_PTR(url);
+			out = ATTEMPT_OK;
+			*ret_status = IMGFETCH_OK;
 			goto done;
 		}
 		if (code == 416 && x->range_sent) {
@@ -603,6 +687,7 @@ imgfetch_status xfer_run(imgfetch_ctx *ctx, const xfer_request *req, const xfer_
 		.req = req,
 		.sink = sink,
 		.label = req->label ? req->label : name ? name : req->url,
+		.total = -1,
 	};
 	char *final_url = NULL;
 	imgfetch_status st = IMGFETCH_E_NETWORK;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,21 +38,33 @@ static int split_path(const char *path, char **ret_dir, char **ret_name)
 	return 0;
 }
 
-static int open_named_tmp(atomic_file *f, int mode)
+/* A hidden name beside the destination: ".<name>.imgfetch-tmp-<6 random chars>". */
+static char *tmp_name(const char *name, int attempt)
 {
 	static const char chars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	unsigned long long v = ((unsigned long long)t.tv_nsec ^ ((unsigned long long)t.tv_sec << 20)) *
+	                               6364136223846793005ull +
+	                       (unsigned long long)getpid() * 1442695040888963407ull + (unsigned)attempt * 2654435761u +
+	                       (unsigned long long)(uintptr_t)&t;
+	char suffix[7];
+	for (int i = 0; i < 6; i++) {
+		suffix[i] = chars[v % 36];
+		v /= 36;
+	}
+	suffix[6] = '\0';
+	char *tmp = NULL;
+	if (asprintf(&tmp, ".%.200s%s%s", name, ATOMIC_TMP_MARK, suffix) < 0)
+		return NULL;
+	return tmp;
+}
+
+static int open_named_tmp(atomic_file *f, int mode)
+{
 	for (int tries = 0; tries < 100; tries++) {
-		struct timespec t;
-		clock_gettime(CLOCK_REALTIME, &t);
-		unsigned long long v = (unsigned long long)t.tv_nsec * 6364136223846793005ull + (unsigned)getpid() + (unsigned)tries;
-		char suffix[7];
-		for (int i = 0; i < 6; i++) {
-			suffix[i] = chars[v % 36];
-			v /= 36;
-		}
-		suffix[6] = '\0';
-		char *tmp = NULL;
-		if (asprintf(&tmp, ".%.200s%s%s", f->name, ATOMIC_TMP_MARK, suffix) < 0)
+		char *tmp = tmp_name(f->name, tries);
+		if (!tmp)
 			return -ENOMEM;
 		int fd = openat(f->dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 		if (fd < 0) {
@@ -120,12 +133,12 @@ int atomic_file_commit(atomic_file *f)
 		return -errno;
 	if (!f->tmpname) {
 		r = link_tmpfile(f, f->name);
-		if (r == -EEXIST) {
-			/* Replace the existing file atomically: link under a temp name, rename. */
-			char *tmp = NULL;
-			if (asprintf(&tmp, ".%.200s%s%ld", f->name, ATOMIC_TMP_MARK, (long)getpid()) < 0)
+		for (int tries = 0; r == -EEXIST && tries < 100; tries++) {
+			/* Replace the existing file atomically: link under a fresh temp name,
+			 * then rename over it. Names we did not create are never touched. */
+			char *tmp = tmp_name(f->name, tries);
+			if (!tmp)
 				return -ENOMEM;
-			unlinkat(f->dirfd, tmp, 0);
 			r = link_tmpfile(f, tmp);
 			if (r == 0 && renameat(f->dirfd, tmp, f->dirfd, f->name) < 0) {
 				r = -errno;

@@ -7,7 +7,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-static int copy_rw(int in_fd, int out_fd, off_t off)
+static int copy_rw(imgfetch_ctx *ctx, int in_fd, int out_fd, off_t off)
 {
 	enum { BUFSZ = 1024 * 1024 };
 	char *buf = malloc(BUFSZ);
@@ -15,6 +15,10 @@ static int copy_rw(int in_fd, int out_fd, off_t off)
 		return -ENOMEM;
 	int r = 0;
 	for (;;) {
+		if (ifx_cancelled(ctx)) {
+			r = -ECANCELED;
+			break;
+		}
 		ssize_t n = pread(in_fd, buf, BUFSZ, off);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -38,13 +42,16 @@ static int copy_rw(int in_fd, int out_fd, off_t off)
 	return r;
 }
 
-int copy_whole_file(int in_fd, int out_fd)
+int copy_whole_file(imgfetch_ctx *ctx, int in_fd, int out_fd)
 {
 	if (ioctl(out_fd, FICLONE, in_fd) == 0)
 		return 0;
 	off_t in_off = 0, out_off = 0;
 	for (;;) {
-		ssize_t n = copy_file_range(in_fd, &in_off, out_fd, &out_off, 1u << 30, 0);
+		if (ifx_cancelled(ctx))
+			return -ECANCELED;
+		/* 64 MiB steps keep cancellation prompt. */
+		ssize_t n = copy_file_range(in_fd, &in_off, out_fd, &out_off, 64u << 20, 0);
 		if (n == 0)
 			return 0;
 		if (n < 0) {
@@ -52,7 +59,7 @@ int copy_whole_file(int in_fd, int out_fd)
 				continue;
 			/* Cross-device or unsupported: fall back from where we are. */
 			if (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL)
-				return copy_rw(in_fd, out_fd, in_off);
+				return copy_rw(ctx, in_fd, out_fd, in_off);
 			return -errno;
 		}
 	}

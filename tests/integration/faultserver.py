@@ -30,6 +30,8 @@ Behaviour options (see Route):
   stall_seconds=30        served responses (None: always); then close
   silent_times=N          send nothing at all (no status line) for stall_seconds on the
                           first N requests, then close; later requests are served
+  range_cap=N             answer a Range request with at most N bytes (a valid, shorter
+                          206, as range-capping CDNs do)
   rate=B                  throttle every body to B bytes per second
   corrupt=True            serve the data with one byte flipped (valid-looking response,
                           wrong content)
@@ -78,6 +80,7 @@ class Route:
     stall_times: int | None = 1
     stall_seconds: float = 30.0
     silent_times: int = 0
+    range_cap: int | None = None
     rate: int | None = None
     corrupt: bool = False
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
@@ -255,6 +258,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             status, start, end = 200, 0, size - 1
         else:
             status, (start, end) = 206, rng
+            if route.range_cap is not None:
+                end = min(end, start + route.range_cap - 1)
         body = data[start:end + 1]
 
         self.send_response(status)

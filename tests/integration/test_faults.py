@@ -282,3 +282,20 @@ def test_response_timeout_no_headers(t):
     check(0.5 <= gap < 2.0, "second request %.2f s after the first; want 0.5 s timeout + short backoff" % gap)
     check("no response within 0.5 s" in r.stderr, "stderr explains the timeout: %r" % r.stderr[-500:])
     check_result(r.json(), data=data, path=dest, attempts=2, resumed=0)
+
+
+def test_short_206_keeps_resuming(t):
+    """A 206 covering less than the rest of the file is not the end of the file."""
+    fs, data, out = _setup(t, 1 * MiB)
+    n, cap = 100 * 1000, 300 * 1000
+    url = fs.serve("/cap/" + NAME, data, drop_after=n, range_cap=cap)
+    dest = out / NAME
+    # Unverified on purpose: only the transfer engine stands between a short
+    # range and an installed, truncated file.
+    r = t.run("get", url, "-o", dest, "--insecure-no-verify", "--json", *FAST)
+    r.ok()
+    reqs = _requests(fs, "/cap/" + NAME)
+    starts = [_range_start(q) for q in reqs[1:]]
+    eq(starts, [n, n + cap, n + 2 * cap, n + 3 * cap], "resume offsets, one per capped range")
+    # One failed attempt (the drop); the capped ranges are progress, not failures.
+    check_result(r.json(), data=data, path=dest, verifier="none", verified=False, attempts=2, resumed=sum(starts))

@@ -32,6 +32,15 @@ int main(void)
 '''
 
 
+def _compiler(build: Path) -> list[str]:
+    """The C compiler the build used (meson 1.0 cannot introspect it)."""
+    lines = (build / "build.ninja").read_text().splitlines()
+    for i, line in enumerate(lines):
+        if line == "rule c_COMPILER":
+            return lines[i + 1].split("=", 1)[1].split()[:1]
+    return ["cc"]
+
+
 def _sanitized(build: Path) -> bool:
     opts = json.loads(subprocess.run(["meson", "introspect", "--buildoptions", str(build)],
                                      capture_output=True, text=True, check=True).stdout)
@@ -42,7 +51,7 @@ def test_install_destdir_and_pkgconfig(t):
     build = Path(t.bin).parent.parent
     # A sanitizer build's library needs the sanitizer runtime in every program
     # linked against it: build the test program the same way.
-    cc = ["clang", "-fsanitize=address,undefined"] if _sanitized(build) else ["cc"]
+    cc = _compiler(build) + (["-fsanitize=address,undefined"] if _sanitized(build) else [])
     stage = t.dir("stage")
     r = subprocess.run(["meson", "install", "-C", str(build), "--destdir", str(stage), "--no-rebuild", "--quiet"],
                        capture_output=True, text=True)

@@ -2,6 +2,8 @@
 /* The retry schedule: 500 ms doubling to a 16 s ceiling, ±20 % jitter. */
 #include "tap.h"
 
+#include <stdint.h>
+
 #include <imgfetch/imgfetch.h>
 
 int main(void)
@@ -53,6 +55,22 @@ int main(void)
 	imgfetch_http_opts_init(&o);
 	o.cacert = "/some/ca.pem";
 	TAP_CHECK_INT_EQ(imgfetch_ctx_set_http(ctx, &o), IMGFETCH_OK, "valid options are accepted");
+	o.retry_base_ms = 500;
+	o.retry_max_ms = 3600001;
+	TAP_CHECK_INT_EQ(imgfetch_ctx_set_http(ctx, &o), IMGFETCH_E_INVALID, "a ceiling above one hour is refused");
+	TAP_CHECK(imgfetch_backoff_ms(40, 4000000000u, 4000000000u, 0.999) == UINT32_MAX,
+	          "a jittered delay beyond 32 bits saturates instead of wrapping");
+
+	/* Cancellation is sticky until cleared, so a signal racing with the start
+	 * of a call is not lost. */
+	imgfetch_ctx_cancel(ctx);
+	TAP_CHECK(imgfetch_ctx_cancelled(ctx), "cancel is visible");
+	imgfetch_get_opts go = { .url = "http://127.0.0.1:9/x.img", .insecure_no_verify = true, .output = "/nonexistent/x" };
+	imgfetch_get_result *res = NULL;
+	TAP_CHECK_INT_EQ(imgfetch_get(ctx, &go, &res), IMGFETCH_E_CANCELLED, "a cancelled context refuses new work");
+	TAP_CHECK(res == NULL, "and returns no result");
+	imgfetch_ctx_clear_cancel(ctx);
+	TAP_CHECK(!imgfetch_ctx_cancelled(ctx), "clear_cancel re-arms the context");
 	imgfetch_ctx_free(ctx);
 	return tap_done();
 }

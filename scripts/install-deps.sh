@@ -13,6 +13,16 @@ pkg-config
 libcurl4-openssl-dev
 libssl-dev
 libjansson-dev
+liblzma-dev
+zlib1g-dev
+libdeflate-dev
+libzstd-dev
+libbz2-dev
+qemu-utils
+xz-utils
+zstd
+bzip2
+gzip
 nginx-light
 openssl
 curl

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/* The part every image reader shares: error slot and format probing. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "formats/image.h"
+
+void img_reader_init(img_reader *r, const img_reader_ops *ops, const char *format)
+{
+	r->ops = ops;
+	memset(&r->info, 0, sizeof(r->info));
+	r->info.format = format;
+	pthread_mutex_init(&r->err_lock, NULL);
+	r->err[0] = '\0';
+}
+
+void img_reader_set_error(img_reader *r, const char *fmt, ...)
+{
+	pthread_mutex_lock(&r->err_lock);
+	if (r->err[0] == '\0') {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(r->err, sizeof(r->err), fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&r->err_lock);
+}
+
+const char *img_reader_error(img_reader *r)
+{
+	pthread_mutex_lock(&r->err_lock);
+	const char *e = r->err;
+	pthread_mutex_unlock(&r->err_lock);
+	return e;
+}
+
+void img_reader_destroy(img_reader *r)
+{
+	pthread_mutex_destroy(&r->err_lock);
+}
+
+const char *img_probe(const void *head, size_t len)
+{
+	const unsigned char *p = head;
+	if (len >= 4 && memcmp(p, "QFI\xfb", 4) == 0)
+		return "qcow2";
+	/* Sparse extent header magic "KDMV" (little-endian 0x564d444b). */
+	if (len >= 4 && memcmp(p, "KDMV", 4) == 0)
+		return "vmdk";
+	return NULL;
+}

@@ -14,6 +14,7 @@ enum {
 	EXIT_VERIFY = 3,
 	EXIT_NETWORK = 4,
 	EXIT_NOT_FOUND = 5,
+	EXIT_FORMAT = 6,
 	EXIT_SIGINT = 130,
 	EXIT_SIGTERM = 143,
 };
@@ -42,3 +43,5 @@ int cli_signal_exit_code(void);
 int cli_exit_code(imgfetch_status st);
 
 int cmd_get(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_info(int argc, char **argv);

@@ -12,6 +12,8 @@ static void usage(FILE *f)
 	      "\n"
 	      "Commands:\n"
 	      "  get URL       download a file atomically and verify it\n"
+	      "  convert IN OUT  convert a disk image (qcow2, vmdk, raw; xz/gzip/zstd/bzip2)\n"
+	      "  info FILE     show a disk image's format, sizes and features\n"
 	      "\n"
 	      "Run 'imgfetch COMMAND --help' for a command's options.\n"
 	      "\n"
@@ -21,7 +23,8 @@ static void usage(FILE *f)
 	      "  2    usage error\n"
 	      "  3    verification failed (digest mismatch, no checksum for the file)\n"
 	      "  4    network or transfer failure (after retries where they help)\n"
-	      "  5    not found (HTTP 404/410, unknown name)\n"
+	      "  5    not found (HTTP 404/410, unknown name, missing input file)\n"
+	      "  6    image corrupt, hostile or using an unsupported feature\n"
 	      "  130  interrupted (SIGINT)\n"
 	      "  143  terminated (SIGTERM)\n",
 	      f);
@@ -44,6 +47,12 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "get") == 0)
 		return cmd_get(argc - 1, argv + 1);
+#ifdef IMGFETCH_HAVE_CONVERT
+	if (strcmp(cmd, "convert") == 0)
+		return cmd_convert(argc - 1, argv + 1);
+	if (strcmp(cmd, "info") == 0)
+		return cmd_info(argc - 1, argv + 1);
+#endif
 	fprintf(stderr, "imgfetch: unknown command '%s'\n", cmd);
 	usage(stderr);
 	return EXIT_USAGE;

@@ -64,6 +64,7 @@ int cli_exit_code(imgfetch_status st)
 	case IMGFETCH_E_VERIFY: return EXIT_VERIFY;
 	case IMGFETCH_E_NETWORK: return EXIT_NETWORK;
 	case IMGFETCH_E_NOT_FOUND: return EXIT_NOT_FOUND;
+	case IMGFETCH_E_FORMAT: return EXIT_FORMAT;
 	case IMGFETCH_E_CANCELLED: {
 		int c = cli_signal_exit_code();
 		return c ? c : EXIT_SIGINT;

@@ -54,6 +54,7 @@ typedef enum imgfetch_status {
 	IMGFETCH_E_NOT_FOUND = -5, /* the server said 404/410, an unknown name, or a lookup missed */
 	IMGFETCH_E_CANCELLED = -6, /* imgfetch_ctx_cancel() was called */
 	IMGFETCH_E_LOCKED = -7,    /* another process holds the lock and waiting was not allowed */
+	IMGFETCH_E_FORMAT = -8,    /* the image is corrupt, hostile or uses an unsupported feature */
 } imgfetch_status;
 
 /* Short static name of a status ("verification failed", ...). Never NULL. */
@@ -242,6 +243,64 @@ void imgfetch_get_result_free(imgfetch_get_result *r);
  * url, verified, verifier, attempts, resumed_bytes, from_cache), no trailing
  * newline. Caller frees with free(). NULL when out of memory. */
 char *imgfetch_get_result_to_json(const imgfetch_get_result *r);
+
+/* --------------------------------------------------------- disk images */
+
+/* Format and sizes of a disk image file, possibly inside a compressed stream. */
+typedef struct imgfetch_image_info {
+	char *format;             /* "qcow2", "vmdk" or "raw" */
+	char *container;          /* stream compression around it: "xz", "gzip", "zstd", "bzip2", or NULL */
+	uint64_t virtual_size;    /* bytes of the guest disk */
+	uint64_t file_size;       /* bytes of the file as given */
+	bool allocated_known;
+	uint64_t allocated_bytes; /* bytes the image stores as data (not zero, not unallocated) */
+	uint32_t cluster_size;    /* qcow2 cluster / vmdk grain; 0 for raw */
+	uint32_t version;         /* qcow2 version, vmdk header version; 0 for raw */
+	char *compression;        /* cluster compression: "zlib", "zstd", "deflate", or NULL */
+	char *subformat;          /* "streamOptimized", "monolithicSparse", or NULL */
+	char *features;           /* space-separated, or NULL */
+} imgfetch_image_info;
+
+typedef enum imgfetch_image_format {
+	IMGFETCH_FORMAT_RAW = 1,
+	IMGFETCH_FORMAT_QCOW2 = 2,
+} imgfetch_image_format;
+
+typedef struct imgfetch_convert_opts {
+	const char *input;          /* path; the format and any stream compression are detected */
+	const char *output;         /* path, or "-" for stdout (raw only) */
+	imgfetch_image_format format;
+	const char *compress;       /* qcow2 output: NULL or "none", "zlib", "zstd" */
+	uint32_t cluster_size;      /* qcow2 output; 0: 64 KiB */
+	uint64_t max_size;          /* cap on decompressed stream output; 0: 64 GiB */
+	unsigned threads;           /* 0: one per online CPU */
+	const char *tmp_dir;        /* where a compressed qcow2/vmdk is unpacked; NULL: beside the output */
+} imgfetch_convert_opts;
+
+typedef struct imgfetch_convert_result {
+	imgfetch_image_info *input; /* what was read */
+	uint64_t data_bytes;        /* guest bytes written as data (zero blocks skipped) */
+	uint64_t output_size;       /* apparent size of the output (0 for stdout) */
+} imgfetch_convert_result;
+
+#define IMGFETCH_DEFAULT_MAX_SIZE (64ull << 30)
+
+/* Reads an image's format and sizes. For a compressed stream the size comes
+ * from the xz index or zstd frame headers when they have it; otherwise, and
+ * for a qcow2/vmdk inside a stream, the stream is decoded (bounded by max_size;
+ * 0: 64 GiB). Errors: IMGFETCH_E_FORMAT for a corrupt or unsupported image. */
+IMGFETCH_WARN_UNUSED imgfetch_status imgfetch_image_info_read(imgfetch_ctx *ctx, const char *path, uint64_t max_size,
+                                                              imgfetch_image_info **ret);
+void imgfetch_image_info_free(imgfetch_image_info *info);
+/* One JSON object (format, container, virtual_size, file_size, allocated_bytes
+ * when known, cluster_size, version, compression, subformat, features). free(). */
+char *imgfetch_image_info_to_json(const imgfetch_image_info *info);
+
+/* Converts an image to raw (sparse) or qcow2, in one pass, on every core.
+ * A regular-file output appears atomically, complete or not at all. */
+IMGFETCH_WARN_UNUSED imgfetch_status imgfetch_convert(imgfetch_ctx *ctx, const imgfetch_convert_opts *opts,
+                                                      imgfetch_convert_result **ret);
+void imgfetch_convert_result_free(imgfetch_convert_result *r);
 
 /* --------------------------------------------------------------- backoff */
 

@@ -23,6 +23,7 @@ const char *imgfetch_status_name(imgfetch_status s)
 	case IMGFETCH_E_NOT_FOUND: return "not found";
 	case IMGFETCH_E_CANCELLED: return "cancelled";
 	case IMGFETCH_E_LOCKED: return "locked";
+	case IMGFETCH_E_FORMAT: return "bad image";
 	}
 	return "unknown status";
 }

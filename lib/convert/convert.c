@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: MIT */
+/* imgfetch_convert() and imgfetch_image_info_read(): sources, writers and the
+ * engine put together, with the output installed atomically. */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "convert/engine.h"
+#include "convert/input.h"
+#include "store/atomic.h"
+#include "util/cleanup.h"
+
+static char *dup_or_null(const char *s)
+{
+	return s && s[0] ? strdup(s) : NULL;
+}
+
+static imgfetch_image_info *info_from(const conv_input *in)
+{
+	imgfetch_image_info *i = calloc(1, sizeof(*i));
+	if (!i)
+		return NULL;
+	const img_info *ri = in->reader ? &in->reader->info : NULL;
+	i->format = strdup(ri ? ri->format : "raw");
+	i->container = in->container != COMPRESS_NONE ? strdup(compress_name(in->container)) : NULL;
+	i->virtual_size = in->virtual_size;
+	i->file_size = in->file_size;
+	if (ri) {
+		i->cluster_size = ri->cluster_size;
+		i->version = ri->version;
+		i->compression = dup_or_null(ri->compression);
+		i->subformat = dup_or_null(ri->subformat);
+		i->features = dup_or_null(ri->features);
+	}
+	if (!i->format) {
+		imgfetch_image_info_free(i);
+		return NULL;
+	}
+	return i;
+}
+
+void imgfetch_image_info_free(imgfetch_image_info *i)
+{
+	if (!i)
+		return;
+	free(i->format);
+	free(i->container);
+	free(i->compression);
+	free(i->subformat);
+	free(i->features);
+	free(i);
+}
+
+char *imgfetch_image_info_to_json(const imgfetch_image_info *i)
+{
+	json_t *j = json_object();
+	if (!j)
+		return NULL;
+	int bad = 0;
+	bad |= json_object_set_new(j, "format", json_string(i->format));
+	bad |= json_object_set_new(j, "container", i->container ? json_string(i->container) : json_null());
+	bad |= json_object_set_new(j, "virtual_size", json_integer((json_int_t)i->virtual_size));
+	bad |= json_object_set_new(j, "file_size", json_integer((json_int_t)i->file_size));
+	if (i->allocated_known)
+		bad |= json_object_set_new(j, "allocated_bytes", json_integer((json_int_t)i->allocated_bytes));
+	bad |= json_object_set_new(j, "cluster_size", json_integer(i->cluster_size));
+	bad |= json_object_set_new(j, "version", json_integer(i->version));
+	bad |= json_object_set_new(j, "compression", i->compression ? json_string(i->compression) : json_null());
+	bad |= json_object_set_new(j, "subformat", i->subformat ? json_string(i->subformat) : json_null());
+	bad |= json_object_set_new(j, "features", i->features ? json_string(i->features) : json_null());
+	char *out = bad ? NULL : json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	return out;
+}
+
+/* Where to unpack a compressed qcow2/vmdk: beside the output (same file
+ * system, known to be writable), else /var/tmp. */
+static char *tmp_dir_for(const char *output, const char *given)
+{
+	if (given)
+		return strdup(given);
+	if (!output || strcmp(output, "-") == 0)
+		return strdup("/var/tmp");
+	_cleanup_free_ char *copy = strdup(output);
+	return copy ? strdup(dirname(copy)) : NULL;
+}
+
+static unsigned online_cpus(unsigned threads)
+{
+	if (threads)
+		return threads;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+static int count_out(void *u, const void *buf, size_t n)
+{
+	(void)buf;
+	*(uint64_t *)u += n;
+	return 0;
+}
+
+static imgfetch_status stream_error(imgfetch_ctx *ctx, const char *path, int r, const char *err)
+{
+	if (r == -ECANCELED)
+		return ifx_fail(ctx, IMGFETCH_E_CANCELLED, "%s: cancelled", path);
+	bool format = r == -EBADMSG || r == -EFBIG || r == -EPIPE;
+	return ifx_fail(ctx, format ? IMGFETCH_E_FORMAT : IMGFETCH_E_FAILED, "%s: %s", path,
+	                err && err[0] ? err : strerror(-r));
+}
+
+imgfetch_status imgfetch_image_info_read(imgfetch_ctx *ctx, const char *path, uint64_t max_size,
+                                         imgfetch_image_info **ret)
+{
+	_cleanup_free_ char *tmp = tmp_dir_for(NULL, NULL);
+	conv_input_opts io = {
+		.max_size = max_size ? max_size : IMGFETCH_DEFAULT_MAX_SIZE,
+		.tmp_dir = tmp,
+		.allow_unpack = true,
+	};
+	conv_input in;
+	ctx->error[0] = '\0';
+	imgfetch_status st = conv_input_open(ctx, path, &io, &in);
+	if (st < 0)
+		return st;
+	if (in.stream && !in.size_known) {
+		/* gzip and bzip2 do not record the size: count it. */
+		char err[512] = "";
+		uint64_t total = 0;
+		int r = decompress_fd(in.fd, in.container, 0, io.max_size, count_out, &total, err, sizeof(err));
+		if (r < 0) {
+			st = stream_error(ctx, path, r, err);
+			conv_input_close(&in);
+			return st;
+		}
+		in.virtual_size = total;
+		in.size_known = true;
+	}
+	imgfetch_image_info *info = info_from(&in);
+	if (!info) {
+		conv_input_close(&in);
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
+	}
+	if (in.reader) {
+		/* The map is metadata only: cheap even for a large image. */
+		uint64_t off = 0, data = 0;
+		while (off < in.virtual_size) {
+			img_extent x;
+			int r = img_map(in.reader, off, in.virtual_size - off, &x);
+			if (r < 0 || x.length == 0) {
+				st = ifx_fail(ctx, IMGFETCH_E_FORMAT, "%s: %s", path,
+				              img_reader_error(in.reader)[0] ? img_reader_error(in.reader) : strerror(-r));
+				imgfetch_image_info_free(info);
+				conv_input_close(&in);
+				return st;
+			}
+			if (x.kind == IMG_EXTENT_DATA)
+				data += x.length;
+			off += x.length;
+		}
+		info->allocated_known = true;
+		info->allocated_bytes = data;
+	}
+	conv_input_close(&in);
+	*ret = info;
+	return IMGFETCH_OK;
+}
+
+void imgfetch_convert_result_free(imgfetch_convert_result *r)
+{
+	if (!r)
+		return;
+	imgfetch_image_info_free(r->input);
+	free(r);
+}
+
+static imgfetch_status validate(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, qcow2_compression *comp)
+{
+	if (!o || !o->input || !o->output)
+		return ifx_fail(ctx, IMGFETCH_E_INVALID, "convert needs an input and an output");
+	if (o->format != IMGFETCH_FORMAT_RAW && o->format != IMGFETCH_FORMAT_QCOW2)
+		return ifx_fail(ctx, IMGFETCH_E_INVALID, "unknown output format");
+	*comp = QCOW2_COMPRESS_NONE;
+	if (o->compress && strcmp(o->compress, "none") != 0) {
+		if (o->format != IMGFETCH_FORMAT_QCOW2)
+			return ifx_fail(ctx, IMGFETCH_E_INVALID, "--compress applies to qcow2 output only");
+		if (strcmp(o->compress, "zlib") == 0)
+			*comp = QCOW2_COMPRESS_ZLIB;
+		else if (strcmp(o->compress, "zstd") == 0)
+			*comp = QCOW2_COMPRESS_ZSTD;
+		else
+			return ifx_fail(ctx, IMGFETCH_E_INVALID, "unknown compression '%s': use zlib or zstd",
+			                o->compress);
+	}
+	uint32_t cs = o->cluster_size;
+	if (cs && (o->format != IMGFETCH_FORMAT_QCOW2 || cs < 512 || cs > (2u << 20) || (cs & (cs - 1))))
+		return ifx_fail(ctx, IMGFETCH_E_INVALID,
+		                "cluster size must be a power of two from 512 B to 2 MiB, for qcow2 output");
+	if (strcmp(o->output, "-") == 0 && o->format != IMGFETCH_FORMAT_RAW)
+		return ifx_fail(ctx, IMGFETCH_E_INVALID, "only raw output can go to stdout");
+	return IMGFETCH_OK;
+}
+
+/* The destination: stdout, a block device written in place, or an atomic file. */
+typedef struct output {
+	int fd;
+	bool pipe;
+	atomic_file af;
+} output;
+
+static imgfetch_status open_output(imgfetch_ctx *ctx, const char *path, const conv_input *in, output *out)
+{
+	struct stat st;
+	*out = (output){ .fd = -1, .af = ATOMIC_FILE_INIT };
+	if (strcmp(path, "-") == 0) {
+		out->fd = STDOUT_FILENO;
+		out->pipe = true;
+		return IMGFETCH_OK;
+	}
+	if (stat(path, &st) == 0) {
+		if (st.st_dev == in->dev && st.st_ino == in->ino)
+			return ifx_fail(ctx, IMGFETCH_E_INVALID, "refusing to overwrite the input %s with its own conversion",
+			                path);
+		if (S_ISBLK(st.st_mode)) {
+			out->fd = open(path, O_RDWR | O_CLOEXEC);
+			if (out->fd < 0)
+				return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot open %s: %s", path, strerror(errno));
+			return IMGFETCH_OK;
+		}
+		if (S_ISDIR(st.st_mode))
+			return ifx_fail(ctx, IMGFETCH_E_INVALID, "%s is a directory; give the output file's name", path);
+	}
+	int r = atomic_file_open(path, 0644, &out->af);
+	if (r < 0)
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot create a temporary file for %s: %s", path, strerror(-r));
+	out->fd = out->af.fd;
+	return IMGFETCH_OK;
+}
+
+static imgfetch_status run(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, conv_input *in, img_writer *w,
+                           unsigned threads, const char *label, engine_stats *stats)
+{
+	if (!in->stream)
+		return engine_run_reader(ctx, in->reader, w, threads, label, stats);
+	engine *e;
+	imgfetch_status st = engine_stream_start(ctx, w, threads, label, in->virtual_size, &e);
+	if (st < 0)
+		return st;
+	char err[512] = "";
+	uint64_t max = o->max_size ? o->max_size : IMGFETCH_DEFAULT_MAX_SIZE;
+	int r = decompress_fd(in->fd, in->container, threads, max, engine_stream_push, e, err, sizeof(err));
+	if (r < 0) {
+		/* The engine's own failure (a write error) is the better message. */
+		char saved[sizeof(ctx->error)];
+		imgfetch_status est = engine_stream_finish(e, false, NULL);
+		memcpy(saved, ctx->error, sizeof(saved));
+		if (r == -ECANCELED && est != IMGFETCH_E_CANCELLED && !ifx_cancelled(ctx) && saved[0])
+			return ifx_fail(ctx, est, "%s", saved);
+		return stream_error(ctx, o->input, r, err);
+	}
+	st = engine_stream_finish(e, true, stats);
+	if (st == IMGFETCH_OK && !in->size_known)
+		w->virtual_size = stats->total;
+	return st;
+}
+
+imgfetch_status imgfetch_convert(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, imgfetch_convert_result **ret)
+{
+	qcow2_compression comp;
+	ctx->error[0] = '\0';
+	if (ifx_cancelled(ctx))
+		return ifx_fail(ctx, IMGFETCH_E_CANCELLED, "cancelled before the conversion started");
+	imgfetch_status st = validate(ctx, o, &comp);
+	if (st < 0)
+		return st;
+
+	unsigned threads = online_cpus(o->threads);
+	_cleanup_free_ char *tmp = tmp_dir_for(o->output, o->tmp_dir);
+	_cleanup_free_ char *copy = strdup(o->input);
+	if (!tmp || !copy)
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
+	const char *label = basename(copy);
+	conv_input_opts io = {
+		.max_size = o->max_size ? o->max_size : IMGFETCH_DEFAULT_MAX_SIZE,
+		.tmp_dir = tmp,
+		.threads = threads,
+		.allow_unpack = true,
+		.need_size = o->format == IMGFETCH_FORMAT_QCOW2,
+	};
+	conv_input in;
+	st = conv_input_open(ctx, o->input, &io, &in);
+	if (st < 0)
+		return st;
+
+	output out;
+	img_writer *w = NULL;
+	engine_stats stats = { 0 };
+	st = open_output(ctx, o->output, &in, &out);
+	if (st < 0)
+		goto done;
+	int r = o->format == IMGFETCH_FORMAT_RAW
+	                ? raw_writer_new(out.fd, in.virtual_size, out.pipe, &w)
+	                : qcow2_writer_new(out.fd, in.virtual_size, o->cluster_size ? o->cluster_size : 65536, comp, &w);
+	if (r < 0) {
+		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot start the %s writer: %s",
+		              o->format == IMGFETCH_FORMAT_RAW ? "raw" : "qcow2", strerror(-r));
+		goto done;
+	}
+	st = run(ctx, o, &in, w, threads, label, &stats);
+	if (st < 0)
+		goto done;
+	r = w->ops->finish(w);
+	if (r < 0) {
+		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "finishing %s: %s", o->output, w->err[0] ? w->err : strerror(-r));
+		goto done;
+	}
+	if (ifx_cancelled(ctx)) {
+		st = ifx_fail(ctx, IMGFETCH_E_CANCELLED, "%s: cancelled; nothing was written to %s", label, o->output);
+		goto done;
+	}
+	uint64_t out_size = 0;
+	struct stat sb;
+	if (!out.pipe && fstat(out.fd, &sb) == 0)
+		out_size = (uint64_t)sb.st_size;
+	if (out.af.dirfd >= 0 && (r = atomic_file_commit(&out.af)) < 0) {
+		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot install %s: %s", o->output, strerror(-r));
+		goto done;
+	}
+	imgfetch_convert_result *res = calloc(1, sizeof(*res));
+	if (res)
+		res->input = info_from(&in);
+	if (!res || !res->input) {
+		imgfetch_convert_result_free(res);
+		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
+		goto done;
+	}
+	if (in.stream)
+		res->input->virtual_size = stats.total;
+	res->data_bytes = stats.data_bytes;
+	res->output_size = out_size;
+	*ret = res;
+done:
+	if (w)
+		w->ops->free(w);
+	if (out.af.dirfd >= 0 || out.af.fd >= 0)
+		atomic_file_abort(&out.af);
+	else if (out.fd >= 0 && !out.pipe)
+		close(out.fd);
+	conv_input_close(&in);
+	return st;
+}

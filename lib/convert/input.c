@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Opening a conversion source: detect stream compression and the image format
+ * from magic bytes, and choose how to read it. A raw disk inside a stream is
+ * decoded sequentially straight into the writer; a qcow2 or vmdk inside a
+ * stream needs random access, so it is unpacked into an anonymous temp file
+ * first (sparse, never visible).
+ */
+#include "convert/input.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SNIFF_BYTES 4096u
+
+static imgfetch_status open_reader(imgfetch_ctx *ctx, conv_input *in, int fd, const char *what)
+{
+	unsigned char head[512];
+	ssize_t n = pread(fd, head, sizeof(head), 0);
+	if (n < 0)
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot read %s: %s", what, strerror(errno));
+	const char *fmt = img_probe(head, (size_t)n);
+	char err[512] = "";
+	int r;
+	if (fmt && strcmp(fmt, "qcow2") == 0)
+		r = qcow2_open(fd, &in->reader, err, sizeof(err));
+	else if (fmt && strcmp(fmt, "vmdk") == 0)
+		r = vmdk_open(fd, &in->reader, err, sizeof(err));
+	else if (n >= 21 && memcmp(head, "# Disk DescriptorFile", 21) == 0)
+		return ifx_fail(ctx, IMGFETCH_E_FORMAT,
+		                "%s is a VMDK descriptor that references separate extent files; only single-file "
+		                "(monolithicSparse, streamOptimized) VMDKs are supported",
+		                what);
+	else
+		r = raw_open(fd, &in->reader, err, sizeof(err));
+	if (r < 0) {
+		bool format = r == -EBADMSG || r == -ENOTSUP || r == -EFBIG || r == -EINVAL || r == -EPROTO;
+		return ifx_fail(ctx, format ? IMGFETCH_E_FORMAT : IMGFETCH_E_FAILED, "%s: %s image: %s", what,
+		                fmt ? fmt : "raw", err[0] ? err : strerror(-r));
+	}
+	in->virtual_size = in->reader->info.virtual_size;
+	in->size_known = true;
+	return IMGFETCH_OK;
+}
+
+typedef struct sniff {
+	unsigned char buf[SNIFF_BYTES];
+	size_t len;
+} sniff;
+
+static int sniff_out(void *u, const void *buf, size_t n)
+{
+	sniff *s = u;
+	size_t take = SNIFF_BYTES - s->len < n ? SNIFF_BYTES - s->len : n;
+	memcpy(s->buf + s->len, buf, take);
+	s->len += take;
+	/* Enough seen: stop the decoder early. */
+	return s->len == SNIFF_BYTES ? -ECANCELED : 0;
+}
+
+/* Decodes just enough of the stream to see what is inside. */
+static imgfetch_status sniff_stream(imgfetch_ctx *ctx, conv_input *in, const char *path, sniff *s)
+{
+	decoder *d = NULL;
+	int r = decoder_new(in->container, 1, SNIFF_BYTES * 2, &d);
+	if (r < 0)
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot start a %s decoder: %s", compress_name(in->container),
+		                strerror(-r));
+	unsigned char buf[16384];
+	off_t off = 0;
+	s->len = 0;
+	while (s->len < SNIFF_BYTES) {
+		ssize_t n = pread(in->fd, buf, sizeof(buf), off);
+		if (n < 0) {
+			decoder_free(d);
+			return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot read %s: %s", path, strerror(errno));
+		}
+		if (n == 0)
+			break;
+		off += n;
+		r = decoder_feed(d, buf, (size_t)n, sniff_out, s);
+		if (r == -ECANCELED)
+			break;
+		if (r < 0) {
+			imgfetch_status st = ifx_fail(ctx, IMGFETCH_E_FORMAT, "%s: %s stream: %s", path,
+			                              compress_name(in->container), decoder_error(d));
+			decoder_free(d);
+			return st;
+		}
+	}
+	decoder_free(d);
+	return IMGFETCH_OK;
+}
+
+typedef struct unpack {
+	int fd;
+	uint64_t off;
+} unpack;
+
+static int unpack_out(void *u, const void *buf, size_t n)
+{
+	unpack *p = u;
+	const unsigned char *b = buf;
+	while (n > 0) {
+		ssize_t w = pwrite(p->fd, b, n, (off_t)p->off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		b += w;
+		n -= (size_t)w;
+		p->off += (uint64_t)w;
+	}
+	return 0;
+}
+
+static imgfetch_status unpack_to_temp(imgfetch_ctx *ctx, conv_input *in, const char *path, const char *tmp_dir,
+                                      uint64_t max_size, unsigned threads)
+{
+	in->tmp_fd = open(tmp_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (in->tmp_fd < 0)
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot create a temporary file in %s to unpack %s: %s", tmp_dir,
+		                path, strerror(errno));
+	ifx_log(ctx, IMGFETCH_LOG_INFO, "unpacking %s stream of %s into a temporary file in %s",
+	        compress_name(in->container), path, tmp_dir);
+	unpack p = { .fd = in->tmp_fd };
+	char err[512] = "";
+	int r = decompress_fd(in->fd, in->container, threads, max_size, unpack_out, &p, err, sizeof(err));
+	if (r < 0) {
+		bool format = r == -EBADMSG || r == -EFBIG || r == -EPIPE;
+		return ifx_fail(ctx, format ? IMGFETCH_E_FORMAT : IMGFETCH_E_FAILED, "%s: %s", path,
+		                err[0] ? err : strerror(-r));
+	}
+	return open_reader(ctx, in, in->tmp_fd, path);
+}
+
+imgfetch_status conv_input_open(imgfetch_ctx *ctx, const char *path, const conv_input_opts *o, conv_input *ret)
+{
+	conv_input in = { .fd = -1, .tmp_fd = -1 };
+	imgfetch_status st;
+	struct stat sb;
+
+	in.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (in.fd < 0)
+		return ifx_fail(ctx, errno == ENOENT ? IMGFETCH_E_NOT_FOUND : IMGFETCH_E_FAILED, "cannot open %s: %s",
+		                path, strerror(errno));
+	if (fstat(in.fd, &sb) < 0) {
+		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot stat %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	in.dev = sb.st_dev;
+	in.ino = sb.st_ino;
+	in.file_size = (uint64_t)sb.st_size;
+
+	unsigned char head[16];
+	ssize_t n = pread(in.fd, head, sizeof(head), 0);
+	if (n < 0) {
+		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot read %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	in.container = compress_detect(head, (size_t)n);
+	if (in.container == COMPRESS_NONE) {
+		st = open_reader(ctx, &in, in.fd, path);
+		if (st < 0)
+			goto fail;
+		*ret = in;
+		return IMGFETCH_OK;
+	}
+
+	sniff s;
+	st = sniff_stream(ctx, &in, path, &s);
+	if (st < 0)
+		goto fail;
+	const char *inner = img_probe(s.buf, s.len);
+	if (!inner && s.len >= 21 && memcmp(s.buf, "# Disk DescriptorFile", 21) == 0) {
+		st = ifx_fail(ctx, IMGFETCH_E_FORMAT, "%s holds a VMDK descriptor that references separate extent files",
+		              path);
+		goto fail;
+	}
+	if (!inner) {
+		/* A raw disk in a stream: decode it straight into the writer. */
+		in.stream = true;
+		char err[256] = "";
+		uint64_t size;
+		if (compress_probe_size(in.fd, in.container, &size, err, sizeof(err)) == 0) {
+			if (size > o->max_size) {
+				st = ifx_fail(ctx, IMGFETCH_E_FORMAT,
+				              "%s decompresses to %llu bytes, more than the %llu byte limit (--max-size)", path,
+				              (unsigned long long)size, (unsigned long long)o->max_size);
+				goto fail;
+			}
+			in.virtual_size = size;
+			in.size_known = true;
+		}
+		if (!in.size_known && o->need_size) {
+			/* The writer must know the size up front: unpack, then read it as raw. */
+			in.stream = false;
+			st = unpack_to_temp(ctx, &in, path, o->tmp_dir, o->max_size, o->threads);
+			if (st < 0)
+				goto fail;
+		}
+		*ret = in;
+		return IMGFETCH_OK;
+	}
+	if (!o->allow_unpack) {
+		st = ifx_fail(ctx, IMGFETCH_E_INVALID, "%s is a %s image inside a %s stream", path, inner,
+		              compress_name(in.container));
+		goto fail;
+	}
+	st = unpack_to_temp(ctx, &in, path, o->tmp_dir, o->max_size, o->threads);
+	if (st < 0)
+		goto fail;
+	*ret = in;
+	return IMGFETCH_OK;
+fail:
+	conv_input_close(&in);
+	return st;
+}
+
+void conv_input_close(conv_input *in)
+{
+	img_close(in->reader);
+	if (in->tmp_fd >= 0)
+		close(in->tmp_fd);
+	if (in->fd >= 0)
+		close(in->fd);
+	*in = (conv_input){ .fd = -1, .tmp_fd = -1 };
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "compress/decompress.h"
+#include "core/ctx.h"
+#include "formats/image.h"
+
+typedef struct conv_input_opts {
+	uint64_t max_size;   /* cap on decoded stream output */
+	const char *tmp_dir; /* where a compressed qcow2/vmdk is unpacked */
+	unsigned threads;
+	bool allow_unpack;   /* false: refuse a qcow2/vmdk inside a stream */
+	bool need_size;      /* a raw stream of unknown size (gzip, bzip2) is unpacked first */
+} conv_input_opts;
+
+typedef struct conv_input {
+	int fd;                  /* the file as given */
+	int tmp_fd;              /* unpacked image, or -1 */
+	dev_t dev;
+	ino_t ino;
+	uint64_t file_size;
+	compress_kind container; /* stream compression around the image */
+	bool stream;             /* raw inside a stream: decode sequentially from fd */
+	img_reader *reader;      /* random access (not in stream mode) */
+	uint64_t virtual_size;
+	bool size_known;         /* false for a gzip/bzip2 stream until decoded */
+} conv_input;
+
+IMGFETCH_WARN_UNUSED imgfetch_status conv_input_open(imgfetch_ctx *ctx, const char *path, const conv_input_opts *o,
+                                                     conv_input *ret);
+void conv_input_close(conv_input *in);

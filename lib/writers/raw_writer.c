@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Raw output. Regular files stay sparse: zero blocks are skipped (never
+ * written) and the file is truncated to the virtual size at the end. Pipes
+ * get every byte in order. Block devices get zeros written only where the
+ * device does not already read as zero, so a freshly discarded or thin device
+ * is not filled needlessly.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "writers/writer.h"
+
+/* Zero detection granularity: a file system block. */
+#define ZERO_BLOCK 4096u
+
+typedef enum { RAW_FILE, RAW_PIPE, RAW_BLOCK } raw_kind;
+
+typedef struct raw_writer {
+	img_writer base;
+	int fd;
+	raw_kind kind;
+	uint64_t written_end; /* highest offset committed */
+} raw_writer;
+
+static bool block_is_zero(const unsigned char *p, size_t n)
+{
+	/* Compare in machine words; the first non-zero word ends it quickly. */
+	size_t i = 0;
+	for (; i + sizeof(uint64_t) <= n; i += sizeof(uint64_t)) {
+		uint64_t w;
+		memcpy(&w, p + i, sizeof(w));
+		if (w)
+			return false;
+	}
+	for (; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+static int pwrite_all(int fd, const unsigned char *p, size_t n, uint64_t off)
+{
+	while (n > 0) {
+		ssize_t w = pwrite(fd, p, n, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		n -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
+static int write_all(int fd, const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Zero detection is the only costly part and needs no order: it runs on the
+ * workers and leaves a bitmap-free verdict in the data itself (all-zero hint). */
+static int raw_encode(img_writer *w, img_unit *u)
+{
+	(void)w;
+	if (!u->all_zero_hint && block_is_zero(u->data, u->length))
+		u->all_zero_hint = true;
+	return 0;
+}
+
+/* Writes runs of non-zero blocks; zero blocks are skipped (file) or written
+ * only where the device holds something else (block device). */
+static int commit_sparse(raw_writer *rw, img_unit *u)
+{
+	size_t i = 0;
+	while (i < u->length) {
+		size_t n = u->length - i < ZERO_BLOCK ? u->length - i : ZERO_BLOCK;
+		bool zero = block_is_zero(u->data + i, n);
+		size_t run = i + n;
+		while (run < u->length) {
+			size_t m = u->length - run < ZERO_BLOCK ? u->length - run : ZERO_BLOCK;
+			if (block_is_zero(u->data + run, m) != zero)
+				break;
+			run += m;
+		}
+		if (!zero || rw->kind == RAW_BLOCK) {
+			int r = 0;
+			if (zero) {
+				/* Only overwrite what is not zero already. */
+				unsigned char *cur = malloc(run - i);
+				if (!cur)
+					return -ENOMEM;
+				ssize_t got = pread(rw->fd, cur, run - i, (off_t)(u->offset + i));
+				if (got != (ssize_t)(run - i) || !block_is_zero(cur, run - i))
+					r = pwrite_all(rw->fd, u->data + i, run - i, u->offset + i);
+				free(cur);
+			} else {
+				r = pwrite_all(rw->fd, u->data + i, run - i, u->offset + i);
+			}
+			if (r < 0)
+				return r;
+		}
+		i = run;
+	}
+	return 0;
+}
+
+static int raw_commit(img_writer *w, img_unit *u)
+{
+	raw_writer *rw = (raw_writer *)w;
+	int r;
+	if (rw->kind == RAW_PIPE)
+		r = write_all(rw->fd, u->data, u->length);
+	else if (u->all_zero_hint && rw->kind == RAW_FILE)
+		r = 0;
+	else
+		r = commit_sparse(rw, u);
+	if (r < 0) {
+		snprintf(w->err, sizeof(w->err), "writing at offset %llu: %s", (unsigned long long)u->offset,
+		         strerror(-r));
+		return r;
+	}
+	rw->written_end = u->offset + u->length;
+	return 0;
+}
+
+static void raw_discard(img_writer *w, img_unit *u)
+{
+	(void)w;
+	(void)u;
+}
+
+static int raw_finish(img_writer *w)
+{
+	raw_writer *rw = (raw_writer *)w;
+	if (rw->kind == RAW_FILE && ftruncate(rw->fd, (off_t)w->virtual_size) < 0) {
+		int e = errno;
+		snprintf(w->err, sizeof(w->err), "cannot set the output size: %s", strerror(e));
+		return -e;
+	}
+	if (rw->kind != RAW_PIPE && fsync(rw->fd) < 0) {
+		int e = errno;
+		snprintf(w->err, sizeof(w->err), "fsync of the output failed: %s", strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+static void raw_free(img_writer *w)
+{
+	free(w);
+}
+
+static const img_writer_ops raw_writer_ops = {
+	.encode = raw_encode,
+	.commit = raw_commit,
+	.discard = raw_discard,
+	.finish = raw_finish,
+	.free = raw_free,
+};
+
+int raw_writer_new(int fd, uint64_t virtual_size, bool is_pipe, img_writer **ret)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	raw_writer *rw = calloc(1, sizeof(*rw));
+	if (!rw)
+		return -ENOMEM;
+	rw->base.ops = &raw_writer_ops;
+	rw->base.virtual_size = virtual_size;
+	rw->fd = fd;
+	rw->kind = is_pipe || (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) ? RAW_PIPE
+	           : S_ISBLK(st.st_mode)                                      ? RAW_BLOCK
+	                                                                      : RAW_FILE;
+	*ret = &rw->base;
+	return 0;
+}

@@ -272,7 +272,7 @@ static imgfetch_status run(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, co
 
 imgfetch_status imgfetch_convert(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, imgfetch_convert_result **ret)
 {
-	qcow2_compression comp;
+	qcow2_compression comp = QCOW2_COMPRESS_NONE;
 	ctx->error[0] = '\0';
 	if (ifx_cancelled(ctx))
 		return ifx_fail(ctx, IMGFETCH_E_CANCELLED, "cancelled before the conversion started");

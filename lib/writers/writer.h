@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Image writers. The converter cuts the virtual disk into units (a fixed
- * size, a multiple of 64 KiB, except the last) and runs each unit through
+ * size, a multiple of the output's cluster size, except the last) and runs each unit through
  * the writer in two steps:
  *
  *   encode(unit)  on any worker thread, concurrently for different units:
@@ -10,8 +10,9 @@
  *   commit(unit)  on one thread, strictly in ascending offset order: the part
  *                 that needs order (allocating space, writing, bookkeeping).
  *
- * then finish() once after the last unit (flush metadata, fsync), or abort()
- * on any failure. In-order commits make output reproducible and let writers
+ * then finish() once after the last unit (flush metadata, fsync); units
+ * encoded but never committed (after a failure) are released with discard(),
+ * and free() releases the writer in every case. In-order commits make output reproducible and let writers
  * stream (stdout) or flush metadata as soon as a range is complete.
  */
 #pragma once

@@ -25,21 +25,21 @@ MiB = 1 << 20
 
 
 def timed(cmd, stdout=None) -> tuple[float, int]:
-    """(seconds, peak RSS in KiB) of cmd and its children."""
+    """(seconds, peak RSS in KiB) of cmd. The RSS comes from /usr/bin/time: a
+    child forked from this (large) Python process would report Python's pages."""
+    rss_file = tempfile.NamedTemporaryFile(prefix="imgfetch-bench-rss-", delete=False)
+    rss_file.close()
+    out = open(stdout, "wb") if stdout else subprocess.DEVNULL
     t0 = time.monotonic()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            fd = os.open(stdout or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            os.dup2(fd, 1)
-            os.execvp(cmd[0], [str(c) for c in cmd])
-        finally:
-            os._exit(127)
-    _, status, usage = os.wait4(pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        raise SystemExit("bench: %s failed with exit code %d" % (" ".join(map(str, cmd)), code))
-    return time.monotonic() - t0, usage.ru_maxrss
+    r = subprocess.run(["/usr/bin/time", "-o", rss_file.name, "-f", "%M"] + [str(c) for c in cmd], stdout=out)
+    elapsed = time.monotonic() - t0
+    if stdout:
+        out.close()
+    rss = int(Path(rss_file.name).read_text().split()[-1])
+    os.unlink(rss_file.name)
+    if r.returncode != 0:
+        raise SystemExit("bench: %s failed with exit code %d" % (" ".join(map(str, cmd)), r.returncode))
+    return elapsed, rss
 
 
 def best(cmd, runs, stdout=None, cleanup=None):

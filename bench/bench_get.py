@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,18 +25,14 @@ from nginx import Nginx  # noqa: E402
 
 
 def timed(cmd: list) -> tuple[float, int, int]:
-    """Runs cmd; returns (seconds, exit status, peak RSS in KiB of the biggest child)."""
-    t0 = time.monotonic()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, 1)
-            os.execvp(cmd[0], cmd)
-        finally:
-            os._exit(127)
-    _, status, usage = os.wait4(pid, 0)
-    return time.monotonic() - t0, os.waitstatus_to_exitcode(status), usage.ru_maxrss
+    """Runs cmd; returns (seconds, exit status, peak RSS in KiB). The RSS comes
+    from /usr/bin/time: a child forked from Python would report Python's pages."""
+    with tempfile.NamedTemporaryFile(prefix="imgfetch-bench-rss-") as rss:
+        t0 = time.monotonic()
+        r = subprocess.run(["/usr/bin/time", "-o", rss.name, "-f", "%M"] + cmd, stdout=subprocess.DEVNULL)
+        elapsed = time.monotonic() - t0
+        text = Path(rss.name).read_text().split()
+    return elapsed, r.returncode, int(text[-1]) if text else 0
 
 
 def main() -> int:

@@ -27,6 +27,7 @@ nginx-light
 openssl
 curl
 python3
+time
 "
 
 missing=""

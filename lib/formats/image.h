@@ -58,7 +58,9 @@ typedef struct img_reader img_reader;
 
 typedef struct img_reader_ops {
 	/* Describes the extent starting at `offset` (< virtual_size): its kind
-	 * and a length of at least 1, at most max_len, never past virtual_size. */
+	 * and a length of at least 1, at most max_len (>= 1), never past
+	 * virtual_size. An extent may be shorter than the run of its kind:
+	 * neighbours can have the same kind. Out-of-range calls: -EINVAL. */
 	int (*map)(img_reader *r, uint64_t offset, uint64_t max_len, img_extent *ret);
 	/* Reads `len` (<= IMG_MAX_IO) guest bytes at `offset`; zero and hole
 	 * extents read as zeros; offset + len <= virtual_size. */
@@ -69,8 +71,11 @@ typedef struct img_reader_ops {
 struct img_reader {
 	const img_reader_ops *ops;
 	img_info info;
-	/* First error reported during map/read, for the user. */
+	/* First error reported during map/read, for the user. Written once under
+	 * err_lock; err_set is raised after, so a reader that sees it set reads a
+	 * finished message that never changes again. */
 	pthread_mutex_t err_lock;
+	_Atomic int err_set;
 	char err[512];
 };
 
@@ -78,7 +83,7 @@ struct img_reader {
 void img_reader_init(img_reader *r, const img_reader_ops *ops, const char *format);
 /* Records a message unless one is already recorded (the first cause wins). */
 void img_reader_set_error(img_reader *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* "" when none. */
+/* "" when none; once set, the message stays valid and unchanged until close. */
 const char *img_reader_error(img_reader *r);
 /* Releases the common part; formats call it from their close(). */
 void img_reader_destroy(img_reader *r);
@@ -99,8 +104,9 @@ static inline void img_close(img_reader *r)
 
 /*
  * Format open functions. `fd` is borrowed: the caller keeps it open until
- * img_close() and closes it afterwards. Reads use pread() only, so the fd's
- * offset is never used. On failure a message is written to err (errlen bytes).
+ * img_close() and closes it afterwards. Data is read with pread(), so the fd's
+ * offset carries no meaning (raw uses lseek(SEEK_DATA/SEEK_HOLE) to find holes,
+ * which moves it harmlessly). On failure a message is written to err (errlen bytes).
  */
 int raw_open(int fd, img_reader **ret, char *err, size_t errlen);
 int qcow2_open(int fd, img_reader **ret, char *err, size_t errlen);

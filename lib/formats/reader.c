@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The part every image reader shares: error slot and format probing. */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,26 +14,25 @@ void img_reader_init(img_reader *r, const img_reader_ops *ops, const char *forma
 	r->info.format = format;
 	pthread_mutex_init(&r->err_lock, NULL);
 	r->err[0] = '\0';
+	atomic_store(&r->err_set, 0);
 }
 
 void img_reader_set_error(img_reader *r, const char *fmt, ...)
 {
 	pthread_mutex_lock(&r->err_lock);
-	if (r->err[0] == '\0') {
+	if (!atomic_load(&r->err_set)) {
 		va_list ap;
 		va_start(ap, fmt);
 		vsnprintf(r->err, sizeof(r->err), fmt, ap);
 		va_end(ap);
+		atomic_store(&r->err_set, 1);
 	}
 	pthread_mutex_unlock(&r->err_lock);
 }
 
 const char *img_reader_error(img_reader *r)
 {
-	pthread_mutex_lock(&r->err_lock);
-	const char *e = r->err;
-	pthread_mutex_unlock(&r->err_lock);
-	return e;
+	return atomic_load(&r->err_set) ? r->err : "";
 }
 
 void img_reader_destroy(img_reader *r)

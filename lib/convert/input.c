@@ -7,6 +7,7 @@
  * first (sparse, never visible).
  */
 #include "convert/input.h"
+#include "util/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -105,18 +106,10 @@ typedef struct unpack {
 static int unpack_out(void *u, const void *buf, size_t n)
 {
 	unpack *p = u;
-	const unsigned char *b = buf;
-	while (n > 0) {
-		ssize_t w = pwrite(p->fd, b, n, (off_t)p->off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		b += w;
-		n -= (size_t)w;
-		p->off += (uint64_t)w;
-	}
-	return 0;
+	int r = pwrite_full(p->fd, buf, n, p->off);
+	if (r == 0)
+		p->off += n;
+	return r;
 }
 
 static imgfetch_status unpack_to_temp(imgfetch_ctx *ctx, conv_input *in, const char *path, const char *tmp_dir,

@@ -34,6 +34,7 @@
 #include <zstd.h>
 
 #include "formats/image.h"
+#include "util/fileio.h"
 
 #define QCOW2_MAGIC 0x514649fbu /* "QFI\xfb" */
 
@@ -166,28 +167,6 @@ __attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, 
 		va_end(ap);
 	}
 	return code;
-}
-
-/* pread of exactly len bytes. The callers have checked the range against the
- * file size, so a short read means the file shrank under us. */
-static int pread_full(int fd, void *buf, size_t len, uint64_t off)
-{
-	char *p = buf;
-	while (len > 0) {
-		if (off > (uint64_t)INT64_MAX)
-			return -EIO;
-		ssize_t n = pread(fd, p, len, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* ---- open ---------------------------------------------------------------- */

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "formats/image.h"
+#include "util/fileio.h"
 
 #define SECTOR 512u
 #define GD_AT_END UINT64_MAX
@@ -165,26 +166,6 @@ static void printable(char *dst, size_t dstlen, const char *src, size_t n)
 	}
 	if (dstlen > 0)
 		dst[i] = '\0';
-}
-
-/* Returns 0, -errno, or -EIO when the file ends early (it shrank, since every
- * offset was checked against its size at open). */
-static int pread_full(int fd, void *buf, size_t len, uint64_t off)
-{
-	uint8_t *p = buf;
-	while (len > 0) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 static const char *io_error(int rc)

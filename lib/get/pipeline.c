@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "get/pipeline.h"
+#include "util/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,18 +15,10 @@ static int write_all(void *u, const void *buf, size_t n)
 {
 	pipeline *pl = u;
 	int fd = pl->out_fd;
-	const char *p = buf;
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-		pl->written += (uint64_t)w;
-	}
+	int r = write_full(fd, buf, n);
+	if (r < 0)
+		return r;
+	pl->written += n;
 	if (pl->written - pl->flushed >= WRITEBACK_STEP) {
 		/* Advisory: a file system without it just flushes at fsync time. */
 		sync_file_range(fd, (off_t)pl->flushed, (off_t)(pl->written - pl->flushed), SYNC_FILE_RANGE_WRITE);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "store/copy.h"
+#include "util/fileio.h"
 
 #include <errno.h>
 #include <linux/fs.h>
@@ -26,16 +27,9 @@ static int copy_rw(imgfetch_ctx *ctx, int in_fd, int out_fd, off_t off)
 			r = n < 0 ? -errno : 0;
 			break;
 		}
-		for (ssize_t w = 0; w < n;) {
-			ssize_t k = pwrite(out_fd, buf + w, (size_t)(n - w), off + w);
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k < 0) {
-				free(buf);
-				return -errno;
-			}
-			w += k;
-		}
+		r = pwrite_full(out_fd, buf, (size_t)n, (uint64_t)off);
+		if (r < 0)
+			break;
 		off += n;
 	}
 	free(buf);

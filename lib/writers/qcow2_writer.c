@@ -35,6 +35,7 @@
 #include <zstd_errors.h>
 
 #include "writers/writer.h"
+#include "util/fileio.h"
 
 #define SECTOR 512u
 #define QCOW2_MAGIC 0x514649fbu /* "QFI\xfb" */
@@ -161,24 +162,6 @@ static bool is_zero(const unsigned char *p, size_t n)
 	if (n <= sizeof(zero16))
 		return memcmp(p, zero16, n) == 0;
 	return memcmp(p, zero16, sizeof(zero16)) == 0 && memcmp(p, p + sizeof(zero16), n - sizeof(zero16)) == 0;
-}
-
-static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
-{
-	const unsigned char *p = buf;
-	while (n > 0) {
-		ssize_t w = pwrite(fd, p, n, (off_t)off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		if (w == 0)
-			return -EIO;
-		p += w;
-		n -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return 0;
 }
 
 static int batch_flush(int fd, wbatch *b)
@@ -459,7 +442,7 @@ static int flush_l2(qcow2_writer *qw)
 		return r;
 	for (uint64_t i = 0; i < qw->l2_entries; i++)
 		qw->l2[i] = htobe64(qw->l2[i]);
-	r = pwrite_all(qw->fd, qw->l2, qw->cluster_size, off);
+	r = pwrite_full(qw->fd, qw->l2, qw->cluster_size, off);
 	memset(qw->l2, 0, qw->cluster_size);
 	qw->l2_dirty = false;
 	if (r < 0)
@@ -580,7 +563,7 @@ static int write_l1(qcow2_writer *qw, uint64_t l1_size, uint64_t *ret)
 	uint64_t off = 0;
 	int r = alloc_clusters(qw, nclusters, &off);
 	if (r == 0) {
-		r = pwrite_all(qw->fd, buf, nclusters * qw->cluster_size, off);
+		r = pwrite_full(qw->fd, buf, nclusters * qw->cluster_size, off);
 		if (r < 0)
 			fail(qw, r, "writing the L1 table: %s", strerror(-r));
 	}
@@ -624,7 +607,7 @@ static int write_refblocks(qcow2_writer *qw, uint64_t first, uint64_t nblocks, u
 		uint64_t c0 = b * per_block, c1 = (b + n) * per_block < total ? (b + n) * per_block : total;
 		for (uint64_t c = c0; c < c1; c++)
 			put_be16(buf + (c - c0) * 2, qw->rc[c]);
-		r = pwrite_all(qw->fd, buf, n * cs, (first + b) * cs);
+		r = pwrite_full(qw->fd, buf, n * cs, (first + b) * cs);
 		if (r < 0)
 			fail(qw, r, "writing refcount blocks: %s", strerror(-r));
 	}
@@ -655,7 +638,7 @@ static int write_refcounts(qcow2_writer *qw, uint64_t *table_off, uint64_t *tabl
 		return fail(qw, -ENOMEM, "out of memory for the refcount table");
 	for (uint64_t b = 0; b < nblocks; b++)
 		put_be64(table + b * 8, blocks_off + b * cs);
-	r = pwrite_all(qw->fd, table, ntable * cs, toff);
+	r = pwrite_full(qw->fd, table, ntable * cs, toff);
 	free(table);
 	if (r < 0)
 		return fail(qw, r, "writing the refcount table: %s", strerror(-r));
@@ -735,7 +718,7 @@ static int finish_image(qcow2_writer *qw)
 
 	unsigned char hdr[HEADER_LENGTH + 8 + 48 + 8] = { 0 };
 	size_t len = build_header(qw, &h, hdr);
-	r = pwrite_all(qw->fd, hdr, len, 0);
+	r = pwrite_full(qw->fd, hdr, len, 0);
 	if (r < 0)
 		return fail(qw, r, "writing the qcow2 header: %s", strerror(-r));
 	if (fsync(qw->fd) < 0) {

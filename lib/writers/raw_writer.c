@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "writers/writer.h"
+#include "util/fileio.h"
 
 /* Zero detection granularity: a file system block. */
 #define ZERO_BLOCK 4096u
@@ -41,35 +42,6 @@ static bool block_is_zero(const unsigned char *p, size_t n)
 		if (p[i])
 			return false;
 	return true;
-}
-
-static int pwrite_all(int fd, const unsigned char *p, size_t n, uint64_t off)
-{
-	while (n > 0) {
-		ssize_t w = pwrite(fd, p, n, (off_t)off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return 0;
-}
-
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 /* Zero detection is the only costly part and needs no order: it runs on the
@@ -106,10 +78,10 @@ static int commit_sparse(raw_writer *rw, img_unit *u)
 					return -ENOMEM;
 				ssize_t got = pread(rw->fd, cur, run - i, (off_t)(u->offset + i));
 				if (got != (ssize_t)(run - i) || !block_is_zero(cur, run - i))
-					r = pwrite_all(rw->fd, u->data + i, run - i, u->offset + i);
+					r = pwrite_full(rw->fd, u->data + i, run - i, u->offset + i);
 				free(cur);
 			} else {
-				r = pwrite_all(rw->fd, u->data + i, run - i, u->offset + i);
+				r = pwrite_full(rw->fd, u->data + i, run - i, u->offset + i);
 			}
 			if (r < 0)
 				return r;
@@ -124,7 +96,7 @@ static int raw_commit(img_writer *w, img_unit *u)
 	raw_writer *rw = (raw_writer *)w;
 	int r;
 	if (rw->kind == RAW_PIPE)
-		r = write_all(rw->fd, u->data, u->length);
+		r = write_full(rw->fd, u->data, u->length);
 	else if (u->all_zero_hint && rw->kind == RAW_FILE)
 		r = 0;
 	else

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: MIT */
+/* Whole-buffer I/O: loops over short transfers and EINTR so callers never do. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Reads exactly len bytes at off. 0, -errno, or -EIO when the file ends first. */
+int pread_full(int fd, void *buf, size_t len, uint64_t off);
+/* Writes exactly len bytes at off. 0 or -errno. */
+int pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+/* Writes exactly len bytes at the file position (pipes). 0 or -errno. */
+int write_full(int fd, const void *buf, size_t len);

@@ -372,3 +372,25 @@ def test_refuses_to_overwrite_input(t):
 
 def test_missing_input_exit5(t):
     t.run("convert", t.tmp / "nope.qcow2", t.tmp / "out.raw").expect_rc(5)
+
+
+# ------------------------------------------------------------- block device
+
+def test_block_device_output(t):
+    """Raw into a block device: written in place, zero ranges made zero only
+    where the device holds something else (here: 0xFF garbage everywhere)."""
+    src = make_source(t)
+    img = qcow2_from(t, src, "bd.qcow2", compress=True)
+    backing = t.dir("bd") / "device.img"
+    backing.write_bytes(b"\xff" * (SIZE + MiB))
+    dev = sh("losetup", "--find", "--show", backing).strip()
+    try:
+        r = t.run("convert", img, dev, "--json", timeout=120).ok()
+        eq(r.json()["output"], dev, "output is the device")
+        with open(dev, "rb") as f:
+            head = f.read(SIZE)
+            tail = f.read()
+        eq(hashlib.sha256(head).hexdigest(), digest(src), "device content equals the source")
+        eq(tail, b"\xff" * MiB, "bytes past the virtual size untouched")
+    finally:
+        subprocess.run(["losetup", "-d", dev])

@@ -24,6 +24,7 @@ static int bzip2_init_stream(bzip2_state *b)
 
 static int bzip2_create(unsigned threads, void **ret)
 {
+	(void)threads; /* single-threaded decoder */
 	bzip2_state *b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
@@ -52,6 +53,7 @@ static int bzip2_restart(void *st, char *err, size_t errlen)
 static int bzip2_code(void *st, const uint8_t **in, size_t *in_len, uint8_t **out, size_t *out_room, bool finish,
                       char *err, size_t errlen)
 {
+	(void)finish; /* the end of input needs no special call */
 	bzip2_state *b = st;
 	unsigned in_n = *in_len > UINT_MAX ? UINT_MAX : (unsigned)*in_len;
 	unsigned out_n = *out_room > UINT_MAX ? UINT_MAX : (unsigned)*out_room;

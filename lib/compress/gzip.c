@@ -14,6 +14,7 @@ typedef struct gzip_state {
 
 static int gzip_create(unsigned threads, void **ret)
 {
+	(void)threads; /* single-threaded decoder */
 	gzip_state *g = calloc(1, sizeof(*g));
 	if (!g)
 		return -ENOMEM;
@@ -41,6 +42,7 @@ static int gzip_restart(void *st, char *err, size_t errlen)
 static int gzip_code(void *st, const uint8_t **in, size_t *in_len, uint8_t **out, size_t *out_room, bool finish,
                      char *err, size_t errlen)
 {
+	(void)finish; /* the end of input needs no special call */
 	gzip_state *g = st;
 	/* zlib counts in uInt: hand it at most that much per call. */
 	uInt in_n = *in_len > UINT_MAX ? UINT_MAX : (uInt)*in_len;

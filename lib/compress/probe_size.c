@@ -39,8 +39,9 @@ __attribute__((format(printf, 4, 5))) static int probe_fail(char *err, size_t er
 	return r;
 }
 
-/* Reads exactly len bytes at off, or fewer only at the end of the file. */
-static ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off)
+/* Reads len bytes at off, fewer only at the end of the file (unlike
+ * util/fileio.h's pread_full: a short file is an answer here, not an error). */
+static ssize_t pread_upto(int fd, void *buf, size_t len, uint64_t off)
 {
 	size_t got = 0;
 	while (got < len) {
@@ -97,7 +98,7 @@ static int probe_xz(int fd, uint64_t size, uint64_t *ret_size, char *err, size_t
 	uint64_t pos = 0;
 	for (;;) {
 		if (s.avail_in == 0) {
-			ssize_t n = pread_full(fd, buf, XZ_READ_SIZE, pos);
+			ssize_t n = pread_upto(fd, buf, XZ_READ_SIZE, pos);
 			if (n < 0) {
 				r = probe_fail(err, errlen, -errno, "cannot read at byte %llu: %s", (unsigned long long)pos,
 				               strerror(errno));
@@ -154,7 +155,7 @@ static int zstd_skip_blocks(int fd, uint64_t pos, uint64_t size, bool checksum, 
 {
 	for (;;) {
 		uint8_t h[3];
-		ssize_t n = pread_full(fd, h, sizeof(h), pos);
+		ssize_t n = pread_upto(fd, h, sizeof(h), pos);
 		if (n < 0)
 			return probe_fail(err, errlen, -errno, "cannot read at byte %llu: %s", (unsigned long long)pos,
 			                  strerror(errno));
@@ -188,7 +189,7 @@ static int probe_zstd(int fd, uint64_t size, uint64_t *ret_size, char *err, size
 		if (frames == ZSTD_MAX_FRAMES)
 			return probe_fail(err, errlen, -ENOTSUP, "zstd: more than %u frames", ZSTD_MAX_FRAMES);
 		uint8_t h[ZSTD_FRAMEHEADERSIZE_MAX];
-		ssize_t n = pread_full(fd, h, sizeof(h), off);
+		ssize_t n = pread_upto(fd, h, sizeof(h), off);
 		if (n < 0)
 			return probe_fail(err, errlen, -errno, "cannot read at byte %llu: %s", (unsigned long long)off,
 			                  strerror(errno));

@@ -4,13 +4,17 @@
  * stops consuming input at the end of each frame and returns 0 there, which
  * is exactly the stream boundary decoder.c needs.
  *
- * Frame headers are handed to ZSTD_decompressStream() whole, never split
- * across calls: when the header completes, libzstd (1.5.4, and upstream at
- * the time of writing) looks for a single-pass shortcut by parsing a frame
- * from the start of *that call's* input. With a split header that is the
- * middle of the header, which can parse as a different (e.g. skippable)
- * frame, and the stream then decodes differently depending on how the input
- * happened to be cut (found by fuzz_detect).
+ * Each frame header is handed to ZSTD_decompressStream() whole and alone,
+ * in a call of its own. When a header completes, libzstd (1.5.4, and
+ * upstream at the time of writing) may take a single-pass shortcut if the
+ * whole frame is in that call's input, and the shortcut differs from the
+ * streaming path: it parses the frame from the start of the call's input
+ * (with a header split across calls, the middle of the header, which can
+ * parse as a different, e.g. skippable, frame), and it rejects frames the
+ * streaming path accepts (an empty compressed block). The same file would
+ * then decode or fail depending on how its input happened to be cut (found
+ * by fuzz_detect). A call holding only the header never has a whole frame,
+ * so every frame takes the streaming path.
  *
  * The frame content size is checked here as well: libzstd's streaming path
  * does not check it when a frame ends with an empty last block (its
@@ -23,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_getFrameHeader, ZSTD_FRAMEHEADERSIZE_MAX */
 #include <zstd.h>
 #include <zstd_errors.h>
@@ -33,15 +38,16 @@
 
 typedef struct zstd_state {
 	ZSTD_DStream *ds;
-	bool at_start;                      /* nothing of the current frame given to ds yet */
+	bool at_start;                         /* nothing of the current frame given to ds yet */
 	uint8_t hdr[ZSTD_FRAMEHEADERSIZE_MAX]; /* a frame header collected across calls */
 	size_t hdr_len;
-	unsigned long long want;            /* the frame's content size, or ZSTD_CONTENTSIZE_UNKNOWN */
-	uint64_t made;                      /* output of the current frame so far */
+	unsigned long long want;               /* the frame's content size, or ZSTD_CONTENTSIZE_UNKNOWN */
+	uint64_t made;                         /* output of the current frame so far */
 } zstd_state;
 
 static int zstd_create(unsigned threads, void **ret)
 {
+	(void)threads; /* single-threaded decoder */
 	zstd_state *z = calloc(1, sizeof(*z));
 	if (!z)
 		return -ENOMEM;
@@ -135,50 +141,63 @@ static size_t header_size(const uint8_t *b, size_t n)
 	return r == 0 ? fh.headerSize : r;
 }
 
+/* Gives libzstd exactly the header h[0..n) of the frame that begins. */
+static int feed_header(zstd_state *z, const uint8_t *h, size_t n, uint8_t **out, size_t *out_room, char *err,
+                       size_t errlen)
+{
+	frame_begins(z, h, n);
+	int r = zstd_stream(z, &h, &n, out, out_room, err, errlen);
+	if (r < 0 || r == BACKEND_STREAM_END) /* an empty skippable frame ends right here */
+		return r;
+	if (n != 0) {
+		snprintf(err, errlen, "the decoder did not take the frame header");
+		return -EINVAL;
+	}
+	return BACKEND_OK;
+}
+
 static int zstd_code(void *st, const uint8_t **in, size_t *in_len, uint8_t **out, size_t *out_room, bool finish,
                      char *err, size_t errlen)
 {
 	zstd_state *z = st;
-	if (z->at_start && z->hdr_len == 0) {
+	(void)finish; /* the end of input needs no special call */
+	if (!z->at_start)
+		return zstd_stream(z, in, in_len, out, out_room, err, errlen);
+
+	if (z->hdr_len == 0) {
 		size_t need = header_size(*in, *in_len);
-		if (need <= *in_len) {
-			/* The whole header is here (or it is bad): no split. */
+		if (need == 0) {
+			/* A bad header: libzstd says why. */
 			frame_begins(z, *in, *in_len);
 			return zstd_stream(z, in, in_len, out, out_room, err, errlen);
 		}
-	}
-	if (z->at_start) {
-		/* Collect the header, taking no byte beyond it. */
-		for (;;) {
-			size_t need = header_size(z->hdr, z->hdr_len);
-			if (need == 0 && z->hdr_len > 0)
-				break; /* bad: let libzstd say why */
-			if (need == 0)
-				need = 1;
-			if (need <= z->hdr_len)
-				break;
-			if (need > sizeof(z->hdr) || *in_len == 0)
-				return BACKEND_OK;
-			size_t take = need - z->hdr_len < *in_len ? need - z->hdr_len : *in_len;
-			memcpy(z->hdr + z->hdr_len, *in, take);
-			z->hdr_len += take;
-			*in += take;
-			*in_len -= take;
+		if (need <= *in_len) {
+			const uint8_t *h = *in;
+			*in += need;
+			*in_len -= need;
+			return feed_header(z, h, need, out, out_room, err, errlen);
 		}
-		const uint8_t *h = z->hdr;
-		size_t hn = z->hdr_len;
-		frame_begins(z, z->hdr, z->hdr_len);
-		z->hdr_len = 0;
-		int r = zstd_stream(z, &h, &hn, out, out_room, err, errlen);
-		if (r < 0 || r == BACKEND_STREAM_END)
-			return r;
-		if (hn != 0) {
-			snprintf(err, errlen, "the decoder did not take the frame header");
-			return -EINVAL;
-		}
-		return BACKEND_OK;
 	}
-	return zstd_stream(z, in, in_len, out, out_room, err, errlen);
+	/* The header straddles calls: collect it, taking no byte beyond it. */
+	for (;;) {
+		size_t need = header_size(z->hdr, z->hdr_len);
+		if (need == 0 && z->hdr_len > 0)
+			break; /* bad: libzstd says why */
+		if (need == 0)
+			need = 1;
+		if (need <= z->hdr_len || need > sizeof(z->hdr))
+			break;
+		if (*in_len == 0)
+			return BACKEND_OK;
+		size_t take = need - z->hdr_len < *in_len ? need - z->hdr_len : *in_len;
+		memcpy(z->hdr + z->hdr_len, *in, take);
+		z->hdr_len += take;
+		*in += take;
+		*in_len -= take;
+	}
+	size_t n = z->hdr_len;
+	z->hdr_len = 0;
+	return feed_header(z, z->hdr, n, out, out_room, err, errlen);
 }
 
 static void zstd_destroy(void *st)

@@ -69,7 +69,8 @@ static bool all_zero_kind(img_extent_kind k)
 }
 
 /* Fills a unit from the reader: data extents are read, zero and hole extents
- * become zeros without touching the image. */
+ * become zeros without touching the image. Neighbouring data extents are read
+ * with one call, so a reader can reuse its decompression state across them. */
 static int fill_from_reader(engine *e, img_unit *u, uint64_t *ret_data)
 {
 	uint64_t off = u->offset, end = u->offset + u->length;
@@ -85,18 +86,31 @@ static int fill_from_reader(engine *e, img_unit *u, uint64_t *ret_data)
 		unsigned char *dst = u->data + (off - u->offset);
 		if (all_zero_kind(x.kind)) {
 			memset(dst, 0, x.length);
-		} else {
-			all_zero = false;
-			data += x.length;
-			for (uint64_t done = 0; done < x.length;) {
-				size_t n = x.length - done > IMG_MAX_IO ? IMG_MAX_IO : (size_t)(x.length - done);
-				r = img_read(e->reader, off + done, dst + done, n);
-				if (r < 0)
-					return r;
-				done += n;
-			}
+			off += x.length;
+			continue;
 		}
-		off += x.length;
+		uint64_t run = x.length;
+		while (off + run < end) {
+			img_extent y;
+			r = img_map(e->reader, off + run, end - off - run, &y);
+			if (r < 0)
+				return r;
+			if (y.length == 0 || y.length > end - off - run)
+				return -EIO;
+			if (all_zero_kind(y.kind))
+				break;
+			run += y.length;
+		}
+		all_zero = false;
+		data += run;
+		for (uint64_t done = 0; done < run;) {
+			size_t n = run - done > IMG_MAX_IO ? IMG_MAX_IO : (size_t)(run - done);
+			r = img_read(e->reader, off + done, dst + done, n);
+			if (r < 0)
+				return r;
+			done += n;
+		}
+		off += run;
 	}
 	u->all_zero_hint = all_zero;
 	*ret_data = data;

@@ -18,6 +18,7 @@ typedef struct slot {
 	img_unit u;
 	slot_state state;
 	uint64_t index;
+	bool zeroed;          /* u.data holds only zeros (writers never modify it) */
 } slot;
 
 struct engine {
@@ -71,8 +72,9 @@ static bool all_zero_kind(img_extent_kind k)
 /* Fills a unit from the reader: data extents are read, zero and hole extents
  * become zeros without touching the image. Neighbouring data extents are read
  * with one call, so a reader can reuse its decompression state across them. */
-static int fill_from_reader(engine *e, img_unit *u, uint64_t *ret_data)
+static int fill_from_reader(engine *e, slot *s, uint64_t *ret_data)
 {
+	img_unit *u = &s->u;
 	uint64_t off = u->offset, end = u->offset + u->length;
 	bool all_zero = true;
 	uint64_t data = 0;
@@ -85,10 +87,14 @@ static int fill_from_reader(engine *e, img_unit *u, uint64_t *ret_data)
 			return -EIO; /* a reader bug must not become an endless loop */
 		unsigned char *dst = u->data + (off - u->offset);
 		if (all_zero_kind(x.kind)) {
-			memset(dst, 0, x.length);
+			/* Most of a disk is empty: a buffer still zero from the last
+			 * empty unit need not be cleared again. */
+			if (!s->zeroed)
+				memset(dst, 0, x.length);
 			off += x.length;
 			continue;
 		}
+		s->zeroed = false;
 		uint64_t run = x.length;
 		while (off + run < end) {
 			img_extent y;
@@ -113,6 +119,8 @@ static int fill_from_reader(engine *e, img_unit *u, uint64_t *ret_data)
 		off += run;
 	}
 	u->all_zero_hint = all_zero;
+	if (all_zero)
+		s->zeroed = true;
 	*ret_data = data;
 	return 0;
 }
@@ -156,7 +164,7 @@ static void *worker_main(void *arg)
 		int r = 0;
 		const char *what = "reading";
 		if (e->reader)
-			r = fill_from_reader(e, &s->u, &data);
+			r = fill_from_reader(e, s, &data);
 		if (r == 0) {
 			what = "encoding";
 			r = e->writer->ops->encode(e->writer, &s->u);
@@ -376,6 +384,7 @@ int engine_stream_push(void *arg, const void *buf, size_t n)
 		size_t take = ENGINE_UNIT - e->fill < n ? ENGINE_UNIT - e->fill : n;
 		/* Nobody else touches a slot before it is published. */
 		pthread_mutex_unlock(&e->lock);
+		s->zeroed = false;
 		memcpy(s->u.data + e->fill, p, take);
 		pthread_mutex_lock(&e->lock);
 		e->fill += take;

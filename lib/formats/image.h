@@ -112,6 +112,10 @@ int raw_open(int fd, img_reader **ret, char *err, size_t errlen);
 int qcow2_open(int fd, img_reader **ret, char *err, size_t errlen);
 int vmdk_open(int fd, img_reader **ret, char *err, size_t errlen);
 
+/* Size of an image file or block device, for open functions. 0 or -errno
+ * with a message in err. */
+int img_file_size(int fd, uint64_t *ret, char *err, size_t errlen);
+
 /* Recognises a format from the first bytes of a file (at least 512 wanted).
  * Returns "qcow2", "vmdk" or NULL (anything else is raw, or compressed: see
  * compress_detect()). */

@@ -25,8 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/fs.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -447,30 +445,6 @@ static void qcow2_close(img_reader *base);
 
 static const img_reader_ops qcow2_ops = { .map = qcow2_map, .read = qcow2_read, .close = qcow2_close };
 
-static int file_size_of(int fd, uint64_t *size, char *err, size_t errlen)
-{
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		int e = errno;
-		return fail(err, errlen, -e, "cannot stat the image: %s", strerror(e));
-	}
-	if (S_ISREG(st.st_mode)) {
-		*size = (uint64_t)st.st_size;
-		return 0;
-	}
-	if (S_ISBLK(st.st_mode)) {
-		/* Not lseek(SEEK_END): the fd's offset is the caller's. */
-		uint64_t bytes = 0;
-		if (ioctl(fd, BLKGETSIZE64, &bytes) < 0) {
-			int e = errno;
-			return fail(err, errlen, -e, "cannot get the size of the block device: %s", strerror(e));
-		}
-		*size = bytes;
-		return 0;
-	}
-	return fail(err, errlen, -EINVAL, "not a regular file or block device");
-}
-
 /* Reads the header cluster (or as much of it as the file has). */
 static int read_head(int fd, uint64_t file_size, uint8_t **ret, size_t *ret_len, char *err, size_t errlen)
 {
@@ -502,7 +476,7 @@ static int read_head(int fd, uint64_t file_size, uint8_t **ret, size_t *ret_len,
 int qcow2_open(int fd, img_reader **ret, char *err, size_t errlen)
 {
 	uint64_t file_size = 0;
-	int rc = file_size_of(fd, &file_size, err, errlen);
+	int rc = img_file_size(fd, &file_size, err, errlen);
 	if (rc < 0)
 		return rc;
 	uint8_t *hdr = NULL;

@@ -76,16 +76,10 @@ static const img_reader_ops raw_ops = { .map = raw_map, .read = raw_read, .close
 
 int raw_open(int fd, img_reader **ret, char *err, size_t errlen)
 {
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		int e = errno;
-		snprintf(err, errlen, "cannot stat the image: %s", strerror(e));
-		return -e;
-	}
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		snprintf(err, errlen, "not a regular file or block device");
-		return -EINVAL;
-	}
+	uint64_t size;
+	int rc = img_file_size(fd, &size, err, errlen);
+	if (rc < 0)
+		return rc;
 	raw_reader *r = calloc(1, sizeof(*r));
 	if (!r) {
 		snprintf(err, errlen, "out of memory");
@@ -93,11 +87,6 @@ int raw_open(int fd, img_reader **ret, char *err, size_t errlen)
 	}
 	img_reader_init(&r->base, &raw_ops, "raw");
 	r->fd = fd;
-	uint64_t size = (uint64_t)st.st_size;
-	if (S_ISBLK(st.st_mode)) {
-		off_t end = lseek(fd, 0, SEEK_END);
-		size = end > 0 ? (uint64_t)end : 0;
-	}
 	r->base.info.virtual_size = size;
 	r->base.info.file_size = size;
 	*ret = &r->base;

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* The part every image reader shares: error slot and format probing. */
+#include <errno.h>
+#include <linux/fs.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 
 #include "formats/image.h"
 
@@ -49,4 +53,31 @@ const char *img_probe(const void *head, size_t len)
 	if (len >= 4 && memcmp(p, "KDMV", 4) == 0)
 		return "vmdk";
 	return NULL;
+}
+
+int img_file_size(int fd, uint64_t *ret, char *err, size_t errlen)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "cannot stat the image: %s", strerror(e));
+		return -e;
+	}
+	if (S_ISREG(st.st_mode)) {
+		*ret = (uint64_t)st.st_size;
+		return 0;
+	}
+	if (S_ISBLK(st.st_mode)) {
+		/* Not lseek(SEEK_END): the fd's offset is the caller's. */
+		uint64_t bytes = 0;
+		if (ioctl(fd, BLKGETSIZE64, &bytes) < 0) {
+			int e = errno;
+			snprintf(err, errlen, "cannot get the size of the block device: %s", strerror(e));
+			return -e;
+		}
+		*ret = bytes;
+		return 0;
+	}
+	snprintf(err, errlen, "not a regular file or block device");
+	return -EINVAL;
 }

@@ -504,24 +504,6 @@ static int refuse_not_sparse(int fd, const uint8_t *head, size_t head_len, uint6
 
 /* ------------------------------------------------------------ open */
 
-static int file_size_of(int fd, uint64_t *size, char *err, size_t errlen)
-{
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		int e = errno;
-		return fail(err, errlen, -e, "cannot stat the image: %s", strerror(e));
-	}
-	if (S_ISREG(st.st_mode)) {
-		*size = (uint64_t)st.st_size;
-		return 0;
-	}
-	if (!S_ISBLK(st.st_mode))
-		return fail(err, errlen, -EINVAL, "not a regular file or block device");
-	off_t end = lseek(fd, 0, SEEK_END);
-	*size = end > 0 ? (uint64_t)end : 0;
-	return 0;
-}
-
 /* The GD offset is only known at the end of a streamed image: the last three
  * sectors are a footer marker, a header copy, an end-of-stream marker. */
 static int read_footer(int fd, uint64_t file_size, sparse_header *h, char *err, size_t errlen)
@@ -1079,7 +1061,7 @@ static void fill_info(vmdk_reader *vr, const sparse_header *h, bool footer, cons
 int vmdk_open(int fd, img_reader **ret, char *err, size_t errlen)
 {
 	uint64_t file_size = 0;
-	int rc = file_size_of(fd, &file_size, err, errlen);
+	int rc = img_file_size(fd, &file_size, err, errlen);
 	if (rc < 0)
 		return rc;
 	uint8_t head[SECTOR] = { 0 };

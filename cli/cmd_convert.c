@@ -3,6 +3,7 @@
  * imgfetch_convert() and imgfetch_image_info_read(). */
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,6 +162,21 @@ int cmd_info(int argc, char **argv)
 	return code;
 }
 
+/* {"input": {...}, "output": PATH, "format": "raw"|"qcow2", "data_bytes": N, "output_size": N} */
+static char *result_json(const imgfetch_convert_result *res, const imgfetch_convert_opts *o)
+{
+	char *in = imgfetch_image_info_to_json(res->input);
+	json_t *input = in ? json_loads(in, 0, NULL) : NULL;
+	free(in);
+	json_t *j = input ? json_pack("{s:o, s:s, s:s, s:I, s:I}", "input", input, "output", o->output, "format",
+	                              o->format == IMGFETCH_FORMAT_RAW ? "raw" : "qcow2", "data_bytes",
+	                              (json_int_t)res->data_bytes, "output_size", (json_int_t)res->output_size)
+	                  : NULL;
+	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(j);
+	return text;
+}
+
 int cmd_convert(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -241,13 +257,10 @@ int cmd_convert(int argc, char **argv)
 	if (st < 0) {
 		fprintf(stderr, "imgfetch: %s\n", imgfetch_ctx_error(ctx));
 	} else if (json) {
-		char *in = imgfetch_image_info_to_json(res->input);
-		if (!in || printf("{\"input\":%s,\"output\":\"%s\",\"format\":\"%s\",\"data_bytes\":%" PRIu64
-		                  ",\"output_size\":%" PRIu64 "}\n",
-		                  in, o.output, o.format == IMGFETCH_FORMAT_RAW ? "raw" : "qcow2", res->data_bytes,
-		                  res->output_size) < 0)
+		char *text = result_json(res, &o);
+		if (!text || printf("%s\n", text) < 0)
 			code = EXIT_ERROR;
-		free(in);
+		free(text);
 	} else if (verbosity > 0) {
 		fprintf(stderr, "imgfetch: converted %s (%s%s%s, %" PRIu64 " bytes virtual) to %s %s\n", o.input,
 		        res->input->format, res->input->container ? " in " : "",

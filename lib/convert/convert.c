@@ -211,10 +211,12 @@ static imgfetch_status validate(imgfetch_ctx *ctx, const imgfetch_convert_opts *
 typedef struct output {
 	int fd;
 	bool pipe;
+	bool close_fd;  /* a device or FIFO we opened (not stdout) */
 	atomic_file af;
 } output;
 
-static imgfetch_status open_output(imgfetch_ctx *ctx, const char *path, const conv_input *in, output *out)
+static imgfetch_status open_output(imgfetch_ctx *ctx, const char *path, imgfetch_image_format format,
+                                   const conv_input *in, output *out)
 {
 	struct stat st;
 	*out = (output){ .fd = -1, .af = ATOMIC_FILE_INIT };
@@ -235,6 +237,19 @@ static imgfetch_status open_output(imgfetch_ctx *ctx, const char *path, const co
 		}
 		if (S_ISDIR(st.st_mode))
 			return ifx_fail(ctx, IMGFETCH_E_INVALID, "%s is a directory; give the output file's name", path);
+		if (!S_ISREG(st.st_mode)) {
+			/* A character device or FIFO is written to as a stream; it must
+			 * never be replaced by a file. */
+			if (format != IMGFETCH_FORMAT_RAW)
+				return ifx_fail(ctx, IMGFETCH_E_INVALID, "%s is not a regular file: only raw output can go there",
+				                path);
+			out->fd = open(path, O_WRONLY | O_CLOEXEC);
+			if (out->fd < 0)
+				return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot open %s: %s", path, strerror(errno));
+			out->pipe = true;
+			out->close_fd = true;
+			return IMGFETCH_OK;
+		}
 	}
 	int r = atomic_file_open(path, 0644, &out->af);
 	if (r < 0)
@@ -256,12 +271,13 @@ static imgfetch_status run(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, co
 	uint64_t max = o->max_size ? o->max_size : IMGFETCH_DEFAULT_MAX_SIZE;
 	int r = decompress_fd(in->fd, in->container, threads, max, engine_stream_push, e, err, sizeof(err));
 	if (r < 0) {
-		/* The engine's own failure (a write error) is the better message. */
-		char saved[sizeof(ctx->error)];
+		/* A failure of the engine itself (the writer: a full disk, a closed
+		 * pipe) stopped the decoder: its status and message are the truth. */
 		imgfetch_status est = engine_stream_finish(e, false, NULL);
-		memcpy(saved, ctx->error, sizeof(saved));
-		if (r == -ECANCELED && est != IMGFETCH_E_CANCELLED && !ifx_cancelled(ctx) && saved[0])
-			return ifx_fail(ctx, est, "%s", saved);
+		if (ifx_cancelled(ctx))
+			return ifx_fail(ctx, IMGFETCH_E_CANCELLED, "%s: cancelled", o->input);
+		if (est != IMGFETCH_E_CANCELLED)
+			return est;
 		return stream_error(ctx, o->input, r, err);
 	}
 	st = engine_stream_finish(e, true, stats);
@@ -301,7 +317,7 @@ imgfetch_status imgfetch_convert(imgfetch_ctx *ctx, const imgfetch_convert_opts 
 	output out;
 	img_writer *w = NULL;
 	engine_stats stats = { 0 };
-	st = open_output(ctx, o->output, &in, &out);
+	st = open_output(ctx, o->output, o->format, &in, &out);
 	if (st < 0)
 		goto done;
 	int r = o->format == IMGFETCH_FORMAT_RAW
@@ -350,7 +366,7 @@ done:
 		w->ops->free(w);
 	if (out.af.dirfd >= 0 || out.af.fd >= 0)
 		atomic_file_abort(&out.af);
-	else if (out.fd >= 0 && !out.pipe)
+	else if (out.fd >= 0 && (!out.pipe || out.close_fd))
 		close(out.fd);
 	conv_input_close(&in);
 	return st;

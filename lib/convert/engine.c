@@ -37,6 +37,7 @@ struct engine {
 	uint64_t next_commit;
 	bool stream_done;     /* stream: no more units will be pushed */
 	int error;
+	bool input_error;     /* the error came from reading the source, not from the writer */
 	char errmsg[768];
 
 	/* stream producer (caller's thread) */
@@ -172,8 +173,10 @@ static void *worker_main(void *arg)
 
 		pthread_mutex_lock(&e->lock);
 		if (r < 0) {
-			const char *why = e->reader && strcmp(what, "reading") == 0 ? img_reader_error(e->reader)
-			                                                              : e->writer->err;
+			bool reading = e->reader && strcmp(what, "reading") == 0;
+			const char *why = reading ? img_reader_error(e->reader) : e->writer->err;
+			if (!e->error)
+				e->input_error = reading;
 			fail_locked(e, r, "%s %s at offset %llu: %s", what, e->label, (unsigned long long)s->u.offset,
 			            why[0] ? why : strerror(-r));
 			break;
@@ -217,11 +220,11 @@ static void *committer_main(void *arg)
 		pthread_mutex_unlock(&e->lock);
 
 		int r = e->writer->ops->commit(e->writer, &s->u);
-		if (!e->reader && r == 0 && !s->u.all_zero_hint)
-			e->stats.data_bytes += s->u.length;
 		uint64_t total = s->u.offset + s->u.length;
 
 		pthread_mutex_lock(&e->lock);
+		if (!e->reader && r == 0 && !s->u.all_zero_hint)
+			e->stats.data_bytes += s->u.length;
 		if (r < 0) {
 			fail_locked(e, r, "writing %s at offset %llu: %s", e->label, (unsigned long long)s->u.offset,
 			            e->writer->err[0] ? e->writer->err : strerror(-r));
@@ -325,7 +328,8 @@ static imgfetch_status engine_join(engine *e, engine_stats *ret)
 	imgfetch_status st = IMGFETCH_OK;
 	if (e->error == -ECANCELED || ifx_cancelled(e->ctx))
 		st = ifx_fail(e->ctx, IMGFETCH_E_CANCELLED, "%s: cancelled", e->label);
-	else if (e->error == -EBADMSG || e->error == -ENOTSUP || e->error == -EFBIG || e->error == -EPIPE)
+	else if (e->input_error &&
+	         (e->error == -EBADMSG || e->error == -ENOTSUP || e->error == -EFBIG || e->error == -EPIPE))
 		st = ifx_fail(e->ctx, IMGFETCH_E_FORMAT, "%s", e->errmsg);
 	else if (e->error)
 		st = ifx_fail(e->ctx, IMGFETCH_E_FAILED, "%s", e->errmsg);

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -394,3 +395,46 @@ def test_block_device_output(t):
         eq(tail, b"\xff" * MiB, "bytes past the virtual size untouched")
     finally:
         subprocess.run(["losetup", "-d", dev])
+
+
+# ------------------------------------------------------------ odd outputs
+
+def test_fifo_and_char_device_outputs_are_streams(t):
+    """An existing FIFO or character device is written to, never replaced."""
+    src = make_source(t)
+    img = qcow2_from(t, src, "f.qcow2", compress=True)
+    fifo = t.dir("out") / "pipe"
+    os.mkfifo(fifo)
+    got = t.dir("out") / "from-fifo.raw"
+    with open(got, "wb") as sink:
+        reader = subprocess.Popen(["cat", str(fifo)], stdout=sink)
+        r = t.run("convert", img, fifo, timeout=120)
+        reader.wait(timeout=60)
+    r.ok()
+    check(fifo.is_fifo(), "the FIFO is still a FIFO")
+    eq(digest(got), digest(src), "bytes that went through the FIFO")
+    # A private null device node: a regression must not be able to clobber /dev/null.
+    null = t.dir("out") / "null"
+    os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    t.run("convert", img, null, timeout=120).ok()
+    check(stat.S_ISCHR(null.stat().st_mode), "the character device is still a character device")
+    t.run("convert", img, fifo, "-O", "qcow2").expect_rc(2)
+
+
+def test_closed_stdout_is_a_write_error_not_a_bad_image(t):
+    src = make_source(t)
+    xz = _stream(t, src, ["xz", "-T1", "-0", "-c"], ".xz")
+    p = subprocess.Popen([t.bin, "convert", str(xz), "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=t.env)
+    p.stdout.read(10)
+    p.stdout.close()
+    err = p.stderr.read().decode()
+    rc = p.wait(timeout=60)
+    eq(rc, 1, "exit code for a closed output (stderr: %s)" % err)
+    check("pipe" in err.lower() or "writing" in err.lower(), "message blames the output: %r" % err)
+
+
+def test_json_escapes_output_path(t):
+    src = make_source(t)
+    out = t.dir("out") / 'we"ird\\name.raw'
+    r = t.run("convert", src, out, "--json").ok()
+    eq(r.json()["output"], str(out), "output path survives JSON escaping")

@@ -29,6 +29,9 @@ static void convert_usage(FILE *f)
 	      "                          power of two; default 65536)\n"
 	      "      --max-size N        refuse a compressed stream that decodes to more than N\n"
 	      "                          bytes (suffixes K, M, G, T; default 64G)\n"
+	      "      --block-zero MODE   raw output to a block device: 'check' (default: write\n"
+	      "                          zeros only where the device is not zero), 'zeroout'\n"
+	      "                          (BLKZEROOUT) or 'discard' (BLKDISCARD)\n"
 	      "  -j, --threads N         worker threads (default: one per CPU)\n"
 	      "      --json              print the result as one JSON object on stdout\n"
 	      "  -q, --quiet             print only warnings and errors\n"
@@ -185,6 +188,7 @@ int cmd_convert(int argc, char **argv)
 		{ "cluster-size", required_argument, NULL, 'S' },
 		{ "max-size", required_argument, NULL, 'M' },
 		{ "threads", required_argument, NULL, 'j' },
+		{ "block-zero", required_argument, NULL, 'Z' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -228,6 +232,18 @@ int cmd_convert(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			o.threads = (unsigned)v;
+			break;
+		case 'Z':
+			if (strcmp(optarg, "check") == 0)
+				o.block_zero = IMGFETCH_BLOCK_ZERO_CHECK;
+			else if (strcmp(optarg, "zeroout") == 0)
+				o.block_zero = IMGFETCH_BLOCK_ZERO_ZEROOUT;
+			else if (strcmp(optarg, "discard") == 0)
+				o.block_zero = IMGFETCH_BLOCK_ZERO_DISCARD;
+			else {
+				fprintf(stderr, "imgfetch convert: --block-zero takes check, zeroout or discard\n");
+				return EXIT_USAGE;
+			}
 			break;
 		case 'J': json = true; break;
 		case 'q': verbosity = 0; break;

@@ -266,6 +266,14 @@ typedef enum imgfetch_image_format {
 	IMGFETCH_FORMAT_QCOW2 = 2,
 } imgfetch_image_format;
 
+/* How raw output to a block device handles the disk's zero ranges. */
+typedef enum imgfetch_block_zero {
+	IMGFETCH_BLOCK_ZERO_CHECK = 0,   /* read the device; write zeros only where it is not zero */
+	IMGFETCH_BLOCK_ZERO_ZEROOUT = 1, /* ask the device to zero the range (BLKZEROOUT) */
+	IMGFETCH_BLOCK_ZERO_DISCARD = 2, /* discard the range (BLKDISCARD); it reads as zero only if
+	                                    the device guarantees that */
+} imgfetch_block_zero;
+
 typedef struct imgfetch_convert_opts {
 	const char *input;          /* path; the format and any stream compression are detected */
 	const char *output;         /* path, or "-" for stdout (raw only) */
@@ -275,6 +283,7 @@ typedef struct imgfetch_convert_opts {
 	uint64_t max_size;          /* cap on decompressed stream output; 0: 64 GiB */
 	unsigned threads;           /* 0: one per online CPU */
 	const char *tmp_dir;        /* where a compressed qcow2/vmdk is unpacked; NULL: beside the output */
+	imgfetch_block_zero block_zero; /* raw output to a block device */
 } imgfetch_convert_opts;
 
 typedef struct imgfetch_convert_result {

@@ -323,6 +323,10 @@ imgfetch_status imgfetch_convert(imgfetch_ctx *ctx, const imgfetch_convert_opts 
 	int r = o->format == IMGFETCH_FORMAT_RAW
 	                ? raw_writer_new(out.fd, in.virtual_size, out.pipe, &w)
 	                : qcow2_writer_new(out.fd, in.virtual_size, o->cluster_size ? o->cluster_size : 65536, comp, &w);
+	if (r == 0 && o->format == IMGFETCH_FORMAT_RAW)
+		raw_writer_set_block_zero(w, o->block_zero == IMGFETCH_BLOCK_ZERO_ZEROOUT   ? RAW_ZERO_ZEROOUT
+		                             : o->block_zero == IMGFETCH_BLOCK_ZERO_DISCARD ? RAW_ZERO_DISCARD
+		                                                                            : RAW_ZERO_CHECK);
 	if (r < 0) {
 		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot start the %s writer: %s",
 		              o->format == IMGFETCH_FORMAT_RAW ? "raw" : "qcow2", strerror(-r));

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +27,7 @@ typedef struct raw_writer {
 	img_writer base;
 	int fd;
 	raw_kind kind;
+	raw_block_zero zero_mode;
 	uint64_t written_end; /* highest offset committed */
 } raw_writer;
 
@@ -68,6 +71,19 @@ static int commit_sparse(raw_writer *rw, img_unit *u)
 			if (block_is_zero(u->data + run, m) != zero)
 				break;
 			run += m;
+		}
+		if (zero && rw->kind == RAW_BLOCK && rw->zero_mode != RAW_ZERO_CHECK) {
+			uint64_t range[2] = { u->offset + i, run - i };
+			/* Whole sectors only: a partial tail is written the careful way. */
+			range[1] &= ~(uint64_t)511;
+			if (range[1] > 0 &&
+			    ioctl(rw->fd, rw->zero_mode == RAW_ZERO_ZEROOUT ? BLKZEROOUT : BLKDISCARD, range) < 0)
+				return -errno;
+			if (range[1] == run - i) {
+				i = run;
+				continue;
+			}
+			i += range[1];
 		}
 		if (!zero || rw->kind == RAW_BLOCK) {
 			int r = 0;
@@ -144,6 +160,11 @@ static const img_writer_ops raw_writer_ops = {
 	.finish = raw_finish,
 	.free = raw_free,
 };
+
+void raw_writer_set_block_zero(img_writer *w, raw_block_zero mode)
+{
+	((raw_writer *)w)->zero_mode = mode;
+}
 
 int raw_writer_new(int fd, uint64_t virtual_size, bool is_pipe, img_writer **ret)
 {

@@ -49,6 +49,10 @@ struct img_writer {
  * `sparse` seeks over zero blocks (regular files) and truncates to the final size. */
 int raw_writer_new(int fd, uint64_t virtual_size, bool is_pipe, img_writer **ret);
 
+typedef enum raw_block_zero { RAW_ZERO_CHECK, RAW_ZERO_ZEROOUT, RAW_ZERO_DISCARD } raw_block_zero;
+/* Block devices only: how zero ranges are made zero (default: check, write where needed). */
+void raw_writer_set_block_zero(img_writer *w, raw_block_zero mode);
+
 typedef enum qcow2_compression {
 	QCOW2_COMPRESS_NONE = 0,
 	QCOW2_COMPRESS_ZLIB = 1, /* raw deflate, qcow2 compression type 0 */

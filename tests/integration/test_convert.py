@@ -382,19 +382,20 @@ def test_block_device_output(t):
     where the device holds something else (here: 0xFF garbage everywhere)."""
     src = make_source(t)
     img = qcow2_from(t, src, "bd.qcow2", compress=True)
-    backing = t.dir("bd") / "device.img"
-    backing.write_bytes(b"\xff" * (SIZE + MiB))
-    dev = sh("losetup", "--find", "--show", backing).strip()
-    try:
-        r = t.run("convert", img, dev, "--json", timeout=120).ok()
-        eq(r.json()["output"], dev, "output is the device")
-        with open(dev, "rb") as f:
-            head = f.read(SIZE)
-            tail = f.read()
-        eq(hashlib.sha256(head).hexdigest(), digest(src), "device content equals the source")
-        eq(tail, b"\xff" * MiB, "bytes past the virtual size untouched")
-    finally:
-        subprocess.run(["losetup", "-d", dev])
+    for mode in ("check", "zeroout", "discard"):
+        backing = t.dir("bd") / ("device-%s.img" % mode)
+        backing.write_bytes(b"\xff" * (SIZE + MiB))
+        dev = sh("losetup", "--find", "--show", backing).strip()
+        try:
+            r = t.run("convert", img, dev, "--json", "--block-zero", mode, timeout=120).ok()
+            eq(r.json()["output"], dev, "output is the device")
+            with open(dev, "rb") as f:
+                head = f.read(SIZE)
+                tail = f.read()
+            eq(hashlib.sha256(head).hexdigest(), digest(src), "device content equals the source (%s)" % mode)
+            eq(tail, b"\xff" * MiB, "bytes past the virtual size untouched (%s)" % mode)
+        finally:
+            subprocess.run(["losetup", "-d", dev])
 
 
 # ------------------------------------------------------------ odd outputs

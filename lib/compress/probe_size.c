@@ -6,6 +6,7 @@
  * start). Only headers are read, so this is cheap even for a huge file.
  */
 #include "compress/decompress.h"
+#include "util/bytes.h"
 
 #include <errno.h>
 #include <lzma.h>
@@ -139,11 +140,6 @@ out:
 	lzma_end(&s);
 	free(buf);
 	return r;
-}
-
-static uint32_t le32(const uint8_t *b)
-{
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 }
 
 /* Offset just past the blocks (and checksum) of the frame whose blocks start

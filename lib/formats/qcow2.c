@@ -32,6 +32,7 @@
 #include <zstd.h>
 
 #include "formats/image.h"
+#include "util/bytes.h"
 #include "util/fileio.h"
 
 #define QCOW2_MAGIC 0x514649fbu /* "QFI\xfb" */
@@ -145,16 +146,6 @@ typedef struct q_scratch {
 	size_t in_cap;
 	uint8_t *tmp; /* one cluster, when every cache slot is busy */
 } q_scratch;
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static uint64_t be64(const uint8_t *p)
-{
-	return (uint64_t)be32(p) << 32 | be32(p + 4);
-}
 
 __attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
 {

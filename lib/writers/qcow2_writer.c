@@ -35,6 +35,7 @@
 #include <zstd_errors.h>
 
 #include "writers/writer.h"
+#include "util/bytes.h"
 #include "util/fileio.h"
 
 #define SECTOR 512u
@@ -121,24 +122,6 @@ static uint64_t div_up(uint64_t v, uint64_t d)
 	return v / d + (v % d != 0);
 }
 
-static void put_be16(unsigned char *p, uint16_t v)
-{
-	v = htobe16(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static void put_be32(unsigned char *p, uint32_t v)
-{
-	v = htobe32(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static void put_be64(unsigned char *p, uint64_t v)
-{
-	v = htobe64(v);
-	memcpy(p, &v, sizeof(v));
-}
-
 static int fail(qcow2_writer *qw, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(qcow2_writer *qw, int r, const char *fmt, ...)
 {
@@ -152,16 +135,6 @@ static int fail(qcow2_writer *qw, int r, const char *fmt, ...)
 	}
 	pthread_mutex_unlock(&qw->err_lock);
 	return r;
-}
-
-static bool is_zero(const unsigned char *p, size_t n)
-{
-	/* Once the first 16 bytes are zero, comparing the buffer with itself
-	 * shifted by 16 proves the rest zero at memcmp's (vectorised) speed. */
-	static const unsigned char zero16[16];
-	if (n <= sizeof(zero16))
-		return memcmp(p, zero16, n) == 0;
-	return memcmp(p, zero16, sizeof(zero16)) == 0 && memcmp(p, p + sizeof(zero16), n - sizeof(zero16)) == 0;
 }
 
 static int batch_flush(int fd, wbatch *b)
@@ -313,7 +286,7 @@ static int qcow2_encode(img_writer *w, img_unit *u)
 	bool any = false;
 	for (size_t i = 0; i < n; i++) {
 		size_t len = u->length - i * cs < cs ? u->length - i * cs : cs;
-		if (!is_zero(u->data + i * cs, len)) {
+		if (!buf_is_zero(u->data + i * cs, len)) {
 			eu->cl[i].kind = CL_RAW;
 			any = true;
 		}

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "writers/writer.h"
+#include "util/bytes.h"
 #include "util/fileio.h"
 
 /* Zero detection granularity: a file system block. */
@@ -31,28 +32,12 @@ typedef struct raw_writer {
 	uint64_t written_end; /* highest offset committed */
 } raw_writer;
 
-static bool block_is_zero(const unsigned char *p, size_t n)
-{
-	/* Compare in machine words; the first non-zero word ends it quickly. */
-	size_t i = 0;
-	for (; i + sizeof(uint64_t) <= n; i += sizeof(uint64_t)) {
-		uint64_t w;
-		memcpy(&w, p + i, sizeof(w));
-		if (w)
-			return false;
-	}
-	for (; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
 /* Zero detection is the only costly part and needs no order: it runs on the
  * workers and leaves a bitmap-free verdict in the data itself (all-zero hint). */
 static int raw_encode(img_writer *w, img_unit *u)
 {
 	(void)w;
-	if (!u->all_zero_hint && block_is_zero(u->data, u->length))
+	if (!u->all_zero_hint && buf_is_zero(u->data, u->length))
 		u->all_zero_hint = true;
 	return 0;
 }
@@ -64,11 +49,11 @@ static int commit_sparse(raw_writer *rw, img_unit *u)
 	size_t i = 0;
 	while (i < u->length) {
 		size_t n = u->length - i < ZERO_BLOCK ? u->length - i : ZERO_BLOCK;
-		bool zero = block_is_zero(u->data + i, n);
+		bool zero = buf_is_zero(u->data + i, n);
 		size_t run = i + n;
 		while (run < u->length) {
 			size_t m = u->length - run < ZERO_BLOCK ? u->length - run : ZERO_BLOCK;
-			if (block_is_zero(u->data + run, m) != zero)
+			if (buf_is_zero(u->data + run, m) != zero)
 				break;
 			run += m;
 		}
@@ -93,7 +78,7 @@ static int commit_sparse(raw_writer *rw, img_unit *u)
 				if (!cur)
 					return -ENOMEM;
 				ssize_t got = pread(rw->fd, cur, run - i, (off_t)(u->offset + i));
-				if (got != (ssize_t)(run - i) || !block_is_zero(cur, run - i))
+				if (got != (ssize_t)(run - i) || !buf_is_zero(cur, run - i))
 					r = pwrite_full(rw->fd, u->data + i, run - i, u->offset + i);
 				free(cur);
 			} else {

@@ -35,6 +35,7 @@ static void convert_usage(FILE *f)
 	      "  -j, --threads N         worker threads (default: one per CPU)\n"
 	      "      --json              print the result as one JSON object on stdout\n"
 	      "  -q, --quiet             print only warnings and errors\n"
+	      "  -v, --verbose           also print how the input is decoded\n"
 	      "  -h, --help              show this help\n",
 	      f);
 }
@@ -191,6 +192,7 @@ int cmd_convert(int argc, char **argv)
 		{ "block-zero", required_argument, NULL, 'Z' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -200,7 +202,7 @@ int cmd_convert(int argc, char **argv)
 	uint64_t v;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "O:j:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "O:j:qvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'O':
 			if (strcmp(optarg, "raw") == 0)
@@ -247,6 +249,7 @@ int cmd_convert(int argc, char **argv)
 			break;
 		case 'J': json = true; break;
 		case 'q': verbosity = 0; break;
+		case 'v': verbosity = 2; break;
 		case 'h': convert_usage(stdout); return EXIT_OK;
 		default: convert_usage(stderr); return EXIT_USAGE;
 		}

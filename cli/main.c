@@ -47,12 +47,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "get") == 0)
 		return cmd_get(argc - 1, argv + 1);
-#ifdef IMGFETCH_HAVE_CONVERT
 	if (strcmp(cmd, "convert") == 0)
 		return cmd_convert(argc - 1, argv + 1);
 	if (strcmp(cmd, "info") == 0)
 		return cmd_info(argc - 1, argv + 1);
-#endif
 	fprintf(stderr, "imgfetch: unknown command '%s'\n", cmd);
 	usage(stderr);
 	return EXIT_USAGE;

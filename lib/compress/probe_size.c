@@ -6,6 +6,7 @@
  * start). Only headers are read, so this is cheap even for a huge file.
  */
 #include "compress/decompress.h"
+#include "compress/xz_index.h"
 #include "util/bytes.h"
 
 #include <errno.h>
@@ -20,10 +21,6 @@
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_getFrameHeader */
 #include <zstd.h>
 
-/* The combined index of a file with many blocks can be large; beyond this
- * the size is simply "unknown" rather than a big allocation. */
-#define XZ_INDEX_MEMLIMIT (UINT64_C(64) << 20)
-#define XZ_READ_SIZE ((size_t)64 << 10)
 /* Walking more frames than this is not worth it (each costs a few reads). */
 #define ZSTD_MAX_FRAMES (1u << 20)
 #define ZSTD_SKIPPABLE_MASK 0xfffffff0u
@@ -70,76 +67,15 @@ static int file_size(int fd, uint64_t *ret, char *err, size_t errlen)
 	return 0;
 }
 
-static const char *xz_reason(lzma_ret ret)
-{
-	switch (ret) {
-	case LZMA_FORMAT_ERROR: return "not in the xz format";
-	case LZMA_OPTIONS_ERROR: return "unsupported xz options";
-	case LZMA_DATA_ERROR: return "the file is corrupt or has trailing garbage";
-	case LZMA_BUF_ERROR: return "the file is truncated";
-	default: return "internal liblzma error";
-	}
-}
-
 static int probe_xz(int fd, uint64_t size, uint64_t *ret_size, char *err, size_t errlen)
 {
-	uint8_t *buf = malloc(XZ_READ_SIZE);
-	if (!buf)
-		return -ENOMEM;
-	lzma_stream s = LZMA_STREAM_INIT;
 	lzma_index *idx = NULL;
-	int r;
-	lzma_ret ret = lzma_file_info_decoder(&s, &idx, XZ_INDEX_MEMLIMIT, size);
-	if (ret != LZMA_OK) {
-		r = probe_fail(err, errlen, ret == LZMA_MEM_ERROR ? -ENOMEM : -EINVAL, "cannot start the xz index reader");
-		goto out;
-	}
-	/* The decoder says where it wants to read next (LZMA_SEEK_NEEDED):
-	 * the footer at the end, then each index, stream by stream backwards. */
-	uint64_t pos = 0;
-	for (;;) {
-		if (s.avail_in == 0) {
-			ssize_t n = pread_upto(fd, buf, XZ_READ_SIZE, pos);
-			if (n < 0) {
-				r = probe_fail(err, errlen, -errno, "cannot read at byte %llu: %s", (unsigned long long)pos,
-				               strerror(errno));
-				goto out;
-			}
-			if (n == 0) {
-				r = probe_fail(err, errlen, -EBADMSG, "xz: the file ended at byte %llu while reading its index",
-				               (unsigned long long)pos);
-				goto out;
-			}
-			s.next_in = buf;
-			s.avail_in = (size_t)n;
-			pos += (uint64_t)n;
-		}
-		ret = lzma_code(&s, LZMA_RUN);
-		if (ret == LZMA_STREAM_END)
-			break;
-		if (ret == LZMA_SEEK_NEEDED) {
-			pos = s.seek_pos;
-			s.avail_in = 0;
-			continue;
-		}
-		if (ret == LZMA_OK)
-			continue;
-		if (ret == LZMA_MEM_ERROR)
-			r = probe_fail(err, errlen, -ENOMEM, "xz: out of memory reading the index");
-		else if (ret == LZMA_MEMLIMIT_ERROR)
-			r = probe_fail(err, errlen, -ENOTSUP, "xz: the index needs more than %llu MiB of memory",
-			               (unsigned long long)(XZ_INDEX_MEMLIMIT >> 20));
-		else
-			r = probe_fail(err, errlen, ret == LZMA_PROG_ERROR ? -EINVAL : -EBADMSG, "xz: %s", xz_reason(ret));
-		goto out;
-	}
+	int r = xz_read_index(fd, size, &idx, err, errlen);
+	if (r < 0)
+		return r;
 	*ret_size = lzma_index_uncompressed_size(idx);
-	r = 0;
-out:
 	lzma_index_end(idx, NULL);
-	lzma_end(&s);
-	free(buf);
-	return r;
+	return 0;
 }
 
 /* Offset just past the blocks (and checksum) of the frame whose blocks start

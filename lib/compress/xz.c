@@ -14,8 +14,12 @@
 #include <stdlib.h>
 
 /* Above this the threaded decoder falls back to one thread instead of
- * allocating more (a soft limit; liblzma's default is no threading at all). */
-#define XZ_MEMLIMIT_THREADING (UINT64_C(1) << 30)
+ * allocating more (a soft limit; liblzma's default is no threading at all).
+ * It keeps each block whole in memory, so with the 24 MiB blocks of xz -T
+ * it rarely runs more than one thread: output to a file or device is decoded
+ * block-parallel without that cost (xz_blocks.c); this path serves pipes
+ * and qcow2 output, with memory bounded whatever the block size. */
+#define XZ_MEMLIMIT_THREADING (UINT64_C(40) << 20)
 /* Each decoding thread holds a whole block in memory: past a few dozen
  * threads, more only cost memory. */
 #define XZ_MAX_THREADS 256u

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "compress/xz_blocks.h"
 #include "convert/engine.h"
 #include "convert/input.h"
 #include "store/atomic.h"
@@ -258,11 +259,77 @@ static imgfetch_status open_output(imgfetch_ctx *ctx, const char *path, imgfetch
 	return IMGFETCH_OK;
 }
 
+/* Memory for the decoders of a block-parallel xz decode (dictionaries plus
+ * a unit and an input buffer per thread): the peak RSS goal is 64 MiB. */
+#define XZ_PARALLEL_BUDGET ((uint64_t)40 << 20)
+#define XZ_THREAD_OVERHEAD ((uint64_t)ENGINE_UNIT + (256u << 10))
+
+static void seg_extent(void *src, size_t i, uint64_t *off, uint64_t *len)
+{
+	xz_blocks_extent(src, i, off, len);
+}
+static int seg_reader_new(void *src, void **ret)
+{
+	return xz_block_reader_new(src, (xz_block_reader **)ret);
+}
+static void seg_reader_free(void *r)
+{
+	xz_block_reader_free(r);
+}
+static int seg_begin(void *r, size_t i, char *err, size_t errlen)
+{
+	return xz_block_begin(r, i, err, errlen);
+}
+static int seg_read(void *r, unsigned char *buf, size_t cap, size_t *got, char *err, size_t errlen)
+{
+	return xz_block_read(r, buf, cap, got, err, errlen);
+}
+
+/* A raw disk in a multi-block xz file, going to a file or device: each
+ * thread decodes whole blocks straight to their offsets. Returns 1 when the
+ * file is not suited (one block, no usable index, ...): the caller then
+ * decodes it sequentially, which also gives the best messages for damage. */
+static int try_xz_blocks(imgfetch_ctx *ctx, conv_input *in, img_writer *w, unsigned threads, const char *label,
+                         engine_stats *stats, imgfetch_status *ret)
+{
+	if (in->container != COMPRESS_XZ || !w->unordered || threads < 2 || !in->size_known)
+		return 1;
+	xz_blocks *b = NULL;
+	char err[256];
+	if (xz_blocks_open(in->fd, &b, err, sizeof(err)) < 0)
+		return 1;
+	uint64_t per_thread = xz_blocks_memusage(b) + XZ_THREAD_OVERHEAD;
+	uint64_t fit = XZ_PARALLEL_BUDGET / per_thread;
+	if (xz_blocks_count(b) < 2 || xz_blocks_size(b) != in->virtual_size || fit < 2) {
+		xz_blocks_free(b);
+		return 1;
+	}
+	if (threads > fit)
+		threads = (unsigned)fit;
+	ifx_log(ctx, IMGFETCH_LOG_DEBUG, "%s: decoding %zu xz blocks on %u threads", label, xz_blocks_count(b), threads);
+	engine_segments seg = {
+		.src = b,
+		.count = xz_blocks_count(b),
+		.size = xz_blocks_size(b),
+		.extent = seg_extent,
+		.reader_new = seg_reader_new,
+		.reader_free = seg_reader_free,
+		.begin = seg_begin,
+		.read = seg_read,
+	};
+	*ret = engine_run_segments(ctx, &seg, w, threads, label, stats);
+	xz_blocks_free(b);
+	return 0;
+}
+
 static imgfetch_status run(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, conv_input *in, img_writer *w,
                            unsigned threads, const char *label, engine_stats *stats)
 {
 	if (!in->stream)
 		return engine_run_reader(ctx, in->reader, w, threads, label, stats);
+	imgfetch_status xst;
+	if (try_xz_blocks(ctx, in, w, threads, label, stats, &xst) == 0)
+		return xst;
 	engine *e;
 	imgfetch_status st = engine_stream_start(ctx, w, threads, label, in->virtual_size, &e);
 	if (st < 0)

@@ -38,3 +38,29 @@ int engine_stream_push(void *engine, const void *buf, size_t n);
 /* Flushes the last unit, waits for the writer; frees the engine. `ok` false
  * aborts (after a decoder error): the engine only cleans up. */
 imgfetch_status engine_stream_finish(engine *e, bool ok, engine_stats *ret);
+
+/*
+ * Independent segments: a source made of pieces that each decode only from
+ * their own start (the blocks of a multi-block xz file). Every worker takes
+ * whole segments and streams each straight into the writer at its offset,
+ * so the writer must be unordered (w->unordered). Memory: one unit and one
+ * segment reader per worker.
+ */
+typedef struct engine_segments {
+	void *src;
+	size_t count;
+	uint64_t size; /* total bytes, the sum of the segments */
+	void (*extent)(void *src, size_t i, uint64_t *ret_offset, uint64_t *ret_length);
+	/* Per-worker reader state. */
+	int (*reader_new)(void *src, void **ret);
+	void (*reader_free)(void *reader);
+	/* Start segment i; then read until it returns 1 (done, verified).
+	 * Errors: negative errno and a message in err. */
+	int (*begin)(void *reader, size_t i, char *err, size_t errlen);
+	int (*read)(void *reader, unsigned char *buf, size_t cap, size_t *got, char *err, size_t errlen);
+} engine_segments;
+
+/* Converts every segment with up to `threads` workers. Bad input is
+ * IMGFETCH_E_FORMAT; on failure a message is in ctx. */
+imgfetch_status engine_run_segments(imgfetch_ctx *ctx, const engine_segments *src, img_writer *writer,
+                                    unsigned threads, const char *label, engine_stats *ret);

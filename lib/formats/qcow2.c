@@ -82,10 +82,6 @@
 /* map() looks at no more than this many clusters/subclusters per call; the
  * caller asks again for the rest (a shorter extent is always allowed). */
 #define MAP_MAX_STEPS 65536u
-/* zstd frames of a cluster need a window of at most the cluster (2 MiB);
- * allow some slack for writers that do not declare the content size, but
- * not the default 128 MiB a hostile frame could ask for. */
-#define ZSTD_WINDOW_LOG_MAX 23
 /* Decompressed clusters kept for reads that want only part of a cluster
  * (e.g. 64 KiB reads of an image with 2 MiB compressed clusters). */
 #define ZCACHE_SLOTS 4u
@@ -120,6 +116,7 @@ typedef struct qcow2_reader {
 	pthread_cond_t zdone; /* a LOADING slot became READY or EMPTY */
 	uint64_t zclock;
 	zslot zcache[ZCACHE_SLOTS];
+	struct q_scratch *pool; /* idle scratches, under zlock; at most one per concurrent reader */
 } qcow2_reader;
 
 /* What the guest sees from some offset on, inside one cluster (or, for an
@@ -138,8 +135,11 @@ typedef struct l2_window {
 	uint64_t ent[L2_WINDOW_WORDS];
 } l2_window;
 
-/* Per read() call: decompressors and buffers, created when first needed. */
+/* Decompressors and buffers of one read() call, created when first needed
+ * and kept in the reader's pool afterwards: a decompression context costs
+ * more to set up than a 64 KiB cluster costs to inflate. */
 typedef struct q_scratch {
+	struct q_scratch *next; /* in the pool */
 	struct libdeflate_decompressor *deflate;
 	ZSTD_DCtx *zstd;
 	uint8_t *in;
@@ -419,8 +419,22 @@ static void set_info(qcow2_reader *r, const q_header *q)
 		list_add(in->features, sizeof(in->features), "lazy_refcounts");
 }
 
+static void scratch_free(q_scratch *sc)
+{
+	libdeflate_free_decompressor(sc->deflate);
+	ZSTD_freeDCtx(sc->zstd);
+	free(sc->in);
+	free(sc->tmp);
+	free(sc);
+}
+
 static void qcow2_free(qcow2_reader *r)
 {
+	while (r->pool) {
+		q_scratch *sc = r->pool;
+		r->pool = sc->next;
+		scratch_free(sc);
+	}
 	for (unsigned i = 0; i < ZCACHE_SLOTS; i++)
 		free(r->zcache[i].data);
 	pthread_cond_destroy(&r->zdone);
@@ -702,31 +716,26 @@ static int decode_deflate(qcow2_reader *r, q_scratch *sc, const uint8_t *in, siz
 	return 0;
 }
 
-/* Streaming, as qemu does: the cluster's sectors may hold garbage after the
- * frame, and the output must fill the cluster exactly. */
+/* The cluster's sectors may hold garbage after the frame and the output
+ * must fill the cluster exactly, as in qemu. Each frame is measured first and
+ * then decoded in one shot, straight into the output: no window buffer, and
+ * a frame claiming more than the cluster fails on the output bound. */
 static int decode_zstd(qcow2_reader *r, q_scratch *sc, const uint8_t *in, size_t in_len, uint8_t *out)
 {
-	if (!sc->zstd) {
-		if (!(sc->zstd = ZSTD_createDCtx()))
-			return -ENOMEM;
-		ZSTD_DCtx_setParameter(sc->zstd, ZSTD_d_windowLogMax, ZSTD_WINDOW_LOG_MAX);
-	} else {
-		ZSTD_DCtx_reset(sc->zstd, ZSTD_reset_session_only);
-	}
-	ZSTD_inBuffer ib = { in, in_len, 0 };
-	ZSTD_outBuffer ob = { out, r->cluster_size, 0 };
-	size_t ret = 1;
-	while (ob.pos < ob.size) {
-		size_t in_pos = ib.pos, out_pos = ob.pos;
-		ret = ZSTD_decompressStream(sc->zstd, &ob, &ib);
-		if (ZSTD_isError(ret))
+	if (!sc->zstd && !(sc->zstd = ZSTD_createDCtx()))
+		return -ENOMEM;
+	size_t in_pos = 0, out_pos = 0;
+	while (out_pos < r->cluster_size) {
+		size_t frame = ZSTD_findFrameCompressedSize(in + in_pos, in_len - in_pos);
+		if (ZSTD_isError(frame) || frame == 0)
 			return -EBADMSG;
-		/* No progress: the input ran out before the cluster was full. */
-		if (ib.pos == in_pos && ob.pos == out_pos)
+		size_t got = ZSTD_decompressDCtx(sc->zstd, out + out_pos, r->cluster_size - out_pos, in + in_pos, frame);
+		if (ZSTD_isError(got))
 			return -EBADMSG;
+		in_pos += frame;
+		out_pos += got;
 	}
-	/* A frame still going on means more than a cluster of data. */
-	return ret == 0 ? 0 : -EBADMSG;
+	return 0;
 }
 
 /* Decompresses the cluster described by `desc` into out (one cluster). */
@@ -913,11 +922,19 @@ static int qcow2_read(img_reader *base, uint64_t off, void *buf, size_t len)
 		return -EINVAL;
 	if (len == 0)
 		return 0;
-	q_scratch sc = { 0 };
-	int rc = read_range(r, &sc, off, buf, len);
-	libdeflate_free_decompressor(sc.deflate);
-	ZSTD_freeDCtx(sc.zstd);
-	free(sc.in);
-	free(sc.tmp);
+	pthread_mutex_lock(&r->zlock);
+	q_scratch *sc = r->pool;
+	if (sc)
+		r->pool = sc->next;
+	pthread_mutex_unlock(&r->zlock);
+	if (!sc && !(sc = calloc(1, sizeof(*sc)))) {
+		img_reader_set_error(base, "out of memory");
+		return -ENOMEM;
+	}
+	int rc = read_range(r, sc, off, buf, len);
+	pthread_mutex_lock(&r->zlock);
+	sc->next = r->pool;
+	r->pool = sc;
+	pthread_mutex_unlock(&r->zlock);
 	return rc;
 }

@@ -7,6 +7,7 @@
  * is not filled needlessly.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,18 +30,9 @@ typedef struct raw_writer {
 	int fd;
 	raw_kind kind;
 	raw_block_zero zero_mode;
-	uint64_t written_end; /* highest offset committed */
+	pthread_mutex_t err_lock; /* base.err is set from any worker */
 } raw_writer;
 
-/* Zero detection is the only costly part and needs no order: it runs on the
- * workers and leaves a bitmap-free verdict in the data itself (all-zero hint). */
-static int raw_encode(img_writer *w, img_unit *u)
-{
-	(void)w;
-	if (!u->all_zero_hint && buf_is_zero(u->data, u->length))
-		u->all_zero_hint = true;
-	return 0;
-}
 
 /* Writes runs of non-zero blocks; zero blocks are skipped (file) or written
  * only where the device holds something else (block device). */
@@ -92,22 +84,45 @@ static int commit_sparse(raw_writer *rw, img_unit *u)
 	return 0;
 }
 
+static void set_err(raw_writer *rw, const img_unit *u, int r)
+{
+	pthread_mutex_lock(&rw->err_lock);
+	if (!rw->base.err[0])
+		snprintf(rw->base.err, sizeof(rw->base.err), "writing at offset %llu: %s",
+		         (unsigned long long)u->offset, strerror(-r));
+	pthread_mutex_unlock(&rw->err_lock);
+}
+
+/* Files and block devices are written by position, so order does not
+ * matter: every worker writes its own unit right after producing it, while
+ * the bytes are still in its cache, and the kernel copies run on every core
+ * instead of queueing behind one committing thread. */
+static int raw_encode(img_writer *w, img_unit *u)
+{
+	raw_writer *rw = (raw_writer *)w;
+	if (rw->kind == RAW_PIPE)
+		return 0;
+	if (!u->all_zero_hint && buf_is_zero(u->data, u->length))
+		u->all_zero_hint = true;
+	if (u->all_zero_hint && rw->kind == RAW_FILE)
+		return 0;
+	int r = commit_sparse(rw, u);
+	if (r < 0)
+		set_err(rw, u, r);
+	return r;
+}
+
+/* Only a pipe needs order. */
 static int raw_commit(img_writer *w, img_unit *u)
 {
 	raw_writer *rw = (raw_writer *)w;
-	int r;
-	if (rw->kind == RAW_PIPE)
-		r = write_full(rw->fd, u->data, u->length);
-	else if (u->all_zero_hint && rw->kind == RAW_FILE)
-		r = 0;
-	else
-		r = commit_sparse(rw, u);
-	if (r < 0) {
-		snprintf(w->err, sizeof(w->err), "writing at offset %llu: %s", (unsigned long long)u->offset,
-		         strerror(-r));
-		return r;
+	if (rw->kind == RAW_PIPE) {
+		int r = write_full(rw->fd, u->data, u->length);
+		if (r < 0) {
+			set_err(rw, u, r);
+			return r;
+		}
 	}
-	rw->written_end = u->offset + u->length;
 	return 0;
 }
 
@@ -135,6 +150,7 @@ static int raw_finish(img_writer *w)
 
 static void raw_free(img_writer *w)
 {
+	pthread_mutex_destroy(&((raw_writer *)w)->err_lock);
 	free(w);
 }
 
@@ -162,9 +178,11 @@ int raw_writer_new(int fd, uint64_t virtual_size, bool is_pipe, img_writer **ret
 	rw->base.ops = &raw_writer_ops;
 	rw->base.virtual_size = virtual_size;
 	rw->fd = fd;
+	pthread_mutex_init(&rw->err_lock, NULL);
 	rw->kind = is_pipe || (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) ? RAW_PIPE
 	           : S_ISBLK(st.st_mode)                                      ? RAW_BLOCK
 	                                                                      : RAW_FILE;
+	rw->base.unordered = rw->kind != RAW_PIPE;
 	*ret = &rw->base;
 	return 0;
 }

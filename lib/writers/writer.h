@@ -42,6 +42,9 @@ typedef struct img_writer_ops {
 struct img_writer {
 	const img_writer_ops *ops;
 	uint64_t virtual_size;
+	/* encode() does all the writing and commit() nothing: units may then be
+	 * encoded in any order and commit() skipped (files written by position). */
+	bool unordered;
 	char err[512];        /* message for the first failure */
 };
 

@@ -8,9 +8,12 @@
  * contract is checked and a violation aborts: both runs agree on the result
  * and the output, the callback never sees more than the cap, every failure
  * is one of the documented errors with a message, and a size probe that
- * succeeds on a stream that decodes agrees with the decoded size.
+ * succeeds on a stream that decodes agrees with the decoded size. xz files
+ * are also decoded block by block through their index (xz_blocks.c), which
+ * must give the sequential decoder's output whenever that one succeeds.
  */
 #include "compress/decompress.h"
+#include "compress/xz_blocks.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -92,6 +95,57 @@ static int decode(compress_kind k, unsigned threads, const uint8_t *data, size_t
 	return r;
 }
 
+/* Block-by-block decode, in reverse block order to catch state leaking from
+ * one block into the next. */
+static void xz_by_blocks(int fd, int decoded, uint64_t total)
+{
+	char err[256] = "";
+	xz_blocks *b = NULL;
+	int r = xz_blocks_open(fd, &b, err, sizeof(err));
+	if (r < 0) {
+		require(err[0] != '\0');
+		require(r == -EBADMSG || r == -ENOTSUP || r == -ENOMEM || r == -EIO);
+		return;
+	}
+	if (decoded == 0)
+		require(xz_blocks_size(b) == total);
+	if (xz_blocks_size(b) > MAX_OUT) {
+		xz_blocks_free(b);
+		return;
+	}
+	xz_block_reader *rd = NULL;
+	if (xz_block_reader_new(b, &rd) < 0) {
+		xz_blocks_free(b);
+		return;
+	}
+	static uint8_t buf[64 << 10];
+	bool all_ok = true;
+	for (size_t i = xz_blocks_count(b); i-- > 0;) {
+		uint64_t off, len, pos = 0;
+		xz_blocks_extent(b, i, &off, &len);
+		require(off + len <= xz_blocks_size(b));
+		r = xz_block_begin(rd, i, err, sizeof(err));
+		while (r == 0) {
+			size_t got = 0;
+			r = xz_block_read(rd, buf, sizeof(buf), &got, err, sizeof(err));
+			require(got <= sizeof(buf) && pos + got <= len);
+			if (decoded == 0)
+				require(memcmp(first_out + off + pos, buf, got) == 0);
+			pos += got;
+		}
+		if (r < 0) {
+			require(err[0] != '\0');
+			all_ok = false;
+		} else {
+			require(r == 1 && pos == len);
+		}
+	}
+	if (decoded == 0)
+		require(all_ok);
+	xz_block_reader_free(rd);
+	xz_blocks_free(b);
+}
+
 static void probe(compress_kind k, const uint8_t *data, size_t size, int decoded, uint64_t total)
 {
 	int fd = memfd_create("fuzz_detect", MFD_CLOEXEC);
@@ -109,6 +163,8 @@ static void probe(compress_kind k, const uint8_t *data, size_t size, int decoded
 	char err[256] = "";
 	uint64_t got = UINT64_MAX;
 	int r = compress_probe_size(fd, k, &got, err, sizeof(err));
+	if (k == COMPRESS_XZ)
+		xz_by_blocks(fd, decoded, total);
 	close(fd);
 	if (k == COMPRESS_GZIP || k == COMPRESS_BZIP2) {
 		require(r == -ENOTSUP && err[0]);

@@ -195,6 +195,67 @@ def test_raw_xz_single_and_multi_block(t):
         eq(info["virtual_size"], SIZE, "virtual size from the xz index")
 
 
+def _xz_blocks(img: Path) -> list[tuple[int, int]]:
+    """(file offset, total size) of every block, from xz --robot --list."""
+    out = sh("xz", "--robot", "-lvv", img)
+    return [(int(f[4]), int(f[6])) for f in (line.split("\t") for line in out.splitlines()) if f[0] == "block"]
+
+
+def test_xz_blocks_decoded_in_parallel(t):
+    """Multi-block files go block-parallel to files; pipes and -j1 take the
+    sequential decoder; all must give the same bytes, whatever the check."""
+    src = make_source(t)
+    want = digest(src)
+    half = t.dir("src") / "half.raw"
+    half.write_bytes(src.read_bytes()[:5 * MiB + 12345])
+    for check_kind in ("crc32", "crc64", "sha256", "none"):
+        img = _stream(t, src, ["xz", "-T2", "--block-size=1MiB", "--check=" + check_kind, "-c"], ".%s.xz" % check_kind)
+        out = t.dir("out") / (img.name + ".raw")
+        r = t.run("convert", "-v", "-j", "2", img, out, timeout=120).ok()
+        check("xz blocks on 2 threads" in r.stderr, "block-parallel decoder used for %s: %r" % (check_kind, r.stderr))
+        eq(digest(out), want, "block-parallel decode, check %s" % check_kind)
+    # Two multi-block streams with stream padding between them; block sizes
+    # that are not a multiple of anything.
+    a = _stream(t, half, ["xz", "-T2", "--block-size=700001", "-c"], ".a.xz")
+    rest = t.dir("src") / "rest.raw"
+    rest.write_bytes(src.read_bytes()[5 * MiB + 12345:])
+    b = _stream(t, rest, ["xz", "-T2", "--block-size=1500000", "-c"], ".b.xz")
+    cat = t.dir("img") / "two-streams.raw.xz"
+    cat.write_bytes(a.read_bytes() + bytes(8) + b.read_bytes())
+    for extra, name in (([], "parallel"), (["-j", "1"], "one thread")):
+        out = t.dir("out") / ("cat-%s.raw" % name.replace(" ", "-"))
+        t.run("convert", *extra, cat, out, timeout=120).ok()
+        eq(digest(out), want, "two padded multi-block streams, %s" % name)
+    check(out.stat().st_blocks * 512 < SIZE, "sparse output from parallel blocks")
+    r = subprocess.run([t.bin, "convert", str(cat), "-"], capture_output=True, env=t.env, timeout=120)
+    eq(r.returncode, 0, "exit code to a pipe (stderr %s)" % r.stderr[-500:])
+    eq(hashlib.sha256(r.stdout).hexdigest(), want, "the same to a pipe (in-order decoder)")
+
+
+def test_xz_blocks_damage(t):
+    src = make_source(t)
+    img = _stream(t, src, ["xz", "-T2", "--block-size=1MiB", "-c"], ".mb.xz")
+    blocks = _xz_blocks(img)
+    check(len(blocks) >= 8, "enough blocks to damage one in the middle")
+    data = img.read_bytes()
+    d = t.dir("hostile")
+    off, size = blocks[5]
+    # A flipped byte in the compressed data of block 6: the block's check fails.
+    bad = bytearray(data)
+    bad[off + size // 2] ^= 0x55
+    (d / "data.raw.xz").write_bytes(bad)
+    _expect_bad(t, d / "data.raw.xz", ("corrupt", "block"), "-j", "2")
+    # A damaged block header (its CRC32 no longer matches).
+    bad = bytearray(data)
+    bad[off + 2] ^= 0x01
+    (d / "header.raw.xz").write_bytes(bad)
+    _expect_bad(t, d / "header.raw.xz", ("corrupt", "header"), "-j", "2")
+    # Cut in the middle: the index at the end is gone, so it is decoded in
+    # order and reported as truncated.
+    (d / "cut.raw.xz").write_bytes(data[:blocks[4][0] + 100])
+    _expect_bad(t, d / "cut.raw.xz", ("truncat", "unexpected end"), "-j", "2")
+
+
 def test_raw_gzip_zstd_bzip2(t):
     src = make_source(t)
     for tool, suffix, name in ((["gzip", "-c"], ".gz", "gzip"), (["zstd", "-q", "-c"], ".zst", "zstd"),

@@ -45,3 +45,6 @@ int cli_exit_code(imgfetch_status st);
 int cmd_get(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_vendors(int argc, char **argv);
+/* resolve and fetch (argv[0] says which) */
+int cmd_catalog(int argc, char **argv);

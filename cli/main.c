@@ -14,6 +14,9 @@ static void usage(FILE *f)
 	      "  get URL       download a file atomically and verify it\n"
 	      "  convert IN OUT  convert a disk image (qcow2, vmdk, raw; xz/gzip/zstd/bzip2)\n"
 	      "  info FILE     show a disk image's format, sizes and features\n"
+	      "  vendors       list the built-in vendors of cloud images\n"
+	      "  resolve VENDOR [RELEASE]  find a vendor's image in its release feed\n"
+	      "  fetch VENDOR [RELEASE]    resolve, download, verify and convert it\n"
 	      "\n"
 	      "Run 'imgfetch COMMAND --help' for a command's options.\n"
 	      "\n"
@@ -51,6 +54,10 @@ int main(int argc, char **argv)
 		return cmd_convert(argc - 1, argv + 1);
 	if (strcmp(cmd, "info") == 0)
 		return cmd_info(argc - 1, argv + 1);
+	if (strcmp(cmd, "vendors") == 0)
+		return cmd_vendors(argc - 1, argv + 1);
+	if (strcmp(cmd, "resolve") == 0 || strcmp(cmd, "fetch") == 0)
+		return cmd_catalog(argc - 1, argv + 1);
 	fprintf(stderr, "imgfetch: unknown command '%s'\n", cmd);
 	usage(stderr);
 	return EXIT_USAGE;

@@ -207,6 +207,8 @@ typedef struct imgfetch_get_opts {
 	const char *sha256;           /* pinned hex digest */
 	const char *sha512;           /* pinned hex digest */
 	const char *sums_url;         /* checksum file to look the URL's file name up in */
+	const char *sums_name;        /* the name to look up instead (a rolling URL whose checksum
+	                                 file lists the dated name); NULL: the URL's */
 	bool sidecar;                 /* fetch <url>.sha256, then <url>.sha512 */
 	bool insecure_no_verify;      /* accept an unverified download (logged as a warning) */
 	/* Cache */
@@ -310,6 +312,129 @@ char *imgfetch_image_info_to_json(const imgfetch_image_info *info);
 IMGFETCH_WARN_UNUSED imgfetch_status imgfetch_convert(imgfetch_ctx *ctx, const imgfetch_convert_opts *opts,
                                                       imgfetch_convert_result **ret);
 void imgfetch_convert_result_free(imgfetch_convert_result *r);
+
+/* --------------------------------------------------------- vendor catalog */
+
+/* One built-in vendor: static data, valid for the life of the program. */
+typedef struct imgfetch_vendor {
+	const char *name;        /* "debian": what commands take */
+	const char *title;       /* "Debian" */
+	const char *os;          /* "linux", "bsd" or "illumos" */
+	const char *releases;    /* the release tokens it accepts, for people */
+	const char *arches;      /* space-separated: "x86_64 aarch64" */
+	const char *format;      /* source format: "qcow2", "raw.xz", "vmdk", "raw.gz", "raw" */
+	const char *verifier;    /* how its images are verified, for people */
+	const char *homepage;
+	/* The vendor's base URLs, as key/URL pairs, NULL-terminated: what
+	 * --mirror and the mirror config replace. */
+	const char *const *bases;
+} imgfetch_vendor;
+
+size_t imgfetch_vendor_count(void);
+/* NULL past the end. */
+const imgfetch_vendor *imgfetch_vendor_at(size_t i);
+/* NULL when no vendor has that name. */
+const imgfetch_vendor *imgfetch_vendor_find(const char *name);
+
+/* Where vendors are reached. */
+typedef struct imgfetch_catalog_opts {
+	/* "VENDOR=URL" (every base of the vendor under URL/<key>/) or
+	 * "VENDOR.KEY=URL" (one base), NULL-terminated; file:// works. These
+	 * win over the config file. */
+	const char *const *mirrors;
+	/* Mirror config: lines "VENDOR=URL" / "VENDOR.KEY=URL", '#' comments.
+	 * NULL: $XDG_CONFIG_HOME/imgfetch/mirrors.conf (~/.config/...) when it exists. */
+	const char *config_file;
+	bool no_config;          /* ignore the default config file */
+	const char *schematic;   /* Talos Image Factory schematic ID (64 hex); NULL: the empty schematic */
+} imgfetch_catalog_opts;
+
+/* An image resolved from a vendor's feed (or a profile), nothing downloaded. */
+typedef struct imgfetch_resolved {
+	char *vendor;
+	char *release;           /* the token asked for ("latest", "stable", "3.23") */
+	char *series;            /* codename or major line: "trixie", "3.23", "24.04" */
+	char *version;           /* the exact build: "13-20260110-2350", "3.23.4" */
+	char *arch;              /* "x86_64" or "aarch64" */
+	char *url;               /* the image */
+	char *file_name;         /* its name in a checksum file */
+	char *format;            /* "qcow2", "raw.xz", "vmdk", "raw.gz", "raw" */
+	uint64_t size;           /* bytes, 0 when the feed does not say */
+	imgfetch_verifier verifier; /* PINNED (digest from the feed), SUMS, SIDECAR, NONE (trust-only) */
+	char *sums_url;          /* SUMS: the checksum file */
+	char *sha256;            /* lowercase hex when known before download, else NULL */
+	char *sha512;
+	char *uuid;              /* manifest UUID, when sha256 is known */
+	char *os;
+	char *description;
+	char *homepage;
+	char *notice;            /* why an image is trust-only, or other things to tell the user */
+} imgfetch_resolved;
+
+/* Resolves VENDOR RELEASE (NULL: "latest") for arch ("x86_64", "aarch64";
+ * also amd64/arm64; NULL: the host's) from the vendor's own feed. Errors:
+ * IMGFETCH_E_NOT_FOUND for an unknown vendor, release or architecture (the
+ * message lists what exists), IMGFETCH_E_FORMAT for a malformed feed,
+ * network errors as usual. *ret is owned by the caller. */
+IMGFETCH_WARN_UNUSED imgfetch_status imgfetch_resolve(imgfetch_ctx *ctx, const imgfetch_catalog_opts *opts,
+                                                      const char *vendor, const char *release, const char *arch,
+                                                      imgfetch_resolved **ret);
+/* Resolves a profile file (JSON, or TOML with key = "value" lines) describing
+ * an image no built-in vendor covers: url, format, os, series, version,
+ * sha256 or sums_url, arch, description, homepage. */
+IMGFETCH_WARN_UNUSED imgfetch_status imgfetch_resolve_profile(imgfetch_ctx *ctx, const char *path,
+                                                              imgfetch_resolved **ret);
+void imgfetch_resolved_free(imgfetch_resolved *r);
+/* One JSON object with every field above (nulls for unknowns). free(). */
+char *imgfetch_resolved_to_json(const imgfetch_resolved *r);
+
+/* The manifest UUID of an image: uuid_v5(NS, lowercase hex sha256 of the
+ * source file), NS = bdf833c1-7263-58e2-891e-a8e846427562, the scheme
+ * tritonadm uses, so images built by either deduplicate. out: 37 bytes. */
+IMGFETCH_WARN_UNUSED imgfetch_status imgfetch_image_uuid(const char *sha256_hex, char out[37]);
+
+typedef enum imgfetch_fetch_format {
+	IMGFETCH_FETCH_RAW = 0,    /* default: a sparse raw disk */
+	IMGFETCH_FETCH_QCOW2 = 1,
+	IMGFETCH_FETCH_SOURCE = 2, /* the vendor's file as published */
+} imgfetch_fetch_format;
+
+typedef struct imgfetch_fetch_opts {
+	const imgfetch_catalog_opts *catalog; /* NULL: defaults */
+	const char *vendor;           /* or profile */
+	const char *release;          /* NULL: "latest" */
+	const char *arch;             /* NULL: the host's */
+	const char *profile;          /* a profile file instead of a vendor */
+	const char *out_dir;          /* NULL: the current directory */
+	imgfetch_fetch_format format;
+	const char *expected_sha256;  /* overrides the vendor's verifier */
+	bool insecure_no_verify;      /* allow a trust-only image without --expected-sha256 */
+	bool dry_run;                 /* resolve and plan only; touch nothing */
+	const char *cache_dir;        /* NULL: $XDG_CACHE_HOME/imgfetch */
+	unsigned threads;             /* conversion threads, 0: one per CPU */
+} imgfetch_fetch_opts;
+
+typedef struct imgfetch_fetch_result {
+	imgfetch_resolved *image;     /* what was resolved (sha256/uuid filled in after download) */
+	char *path;                   /* the output image (planned path with dry_run) */
+	char *metadata_path;          /* the JSON beside it */
+	char *source_path;            /* the verified download in the cache; NULL with dry_run */
+	bool from_cache;
+	bool verified;
+	bool dry_run;
+	uint64_t virtual_size;        /* 0 with dry_run */
+} imgfetch_fetch_result;
+
+/* Resolve, download through the cache with verification, convert, and write
+ * DIR/<vendor>-<series>-<version>.<arch>.<ext> plus <same>.json (source
+ * URL, digests, verifier, version, UUID, virtual size). A trust-only image
+ * needs expected_sha256 or insecure_no_verify (IMGFETCH_E_VERIFY otherwise). */
+IMGFETCH_WARN_UNUSED imgfetch_status imgfetch_fetch(imgfetch_ctx *ctx, const imgfetch_fetch_opts *opts,
+                                                    imgfetch_fetch_result **ret);
+void imgfetch_fetch_result_free(imgfetch_fetch_result *r);
+/* One JSON object: the resolved image plus path, metadata_path, source_path,
+ * from_cache, verified, dry_run, virtual_size. free(). */
+char *imgfetch_fetch_result_to_json(const imgfetch_fetch_result *r);
 
 /* --------------------------------------------------------------- backoff */
 

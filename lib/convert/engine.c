@@ -87,6 +87,13 @@ static int fill_from_reader(engine *e, slot *s, uint64_t *ret_data)
 		if (x.length == 0 || x.length > end - off)
 			return -EIO; /* a reader bug must not become an endless loop */
 		unsigned char *dst = u->data + (off - u->offset);
+		if (all_zero_kind(x.kind) && off == u->offset && x.length == u->length && e->writer->skips_zero_units) {
+			/* An empty unit the writer will skip: leave the buffer as it is. */
+			s->zeroed = false;
+			u->all_zero_hint = true;
+			*ret_data = 0;
+			return 0;
+		}
 		if (all_zero_kind(x.kind)) {
 			/* Most of a disk is empty: a buffer still zero from the last
 			 * empty unit need not be cleared again. */

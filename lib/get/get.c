@@ -271,7 +271,7 @@ imgfetch_status imgfetch_get(imgfetch_ctx *ctx, const imgfetch_get_opts *o, imgf
 	}
 	o = &local;
 
-	st = expected_resolve(ctx, o, name, &exp);
+	st = expected_resolve(ctx, o, o->sums_name && o->sums_name[0] ? o->sums_name : name, &exp);
 	if (st < 0)
 		return st;
 	if (exp.kind == IMGFETCH_VERIFIER_NONE)

@@ -2,6 +2,8 @@
 #include "util/fileio.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <unistd.h>
 
@@ -59,5 +61,43 @@ int write_full(int fd, const void *buf, size_t len)
 		p += n;
 		len -= (size_t)n;
 	}
+	return 0;
+}
+
+int read_file_capped(const char *path, size_t max, char **ret, size_t *ret_len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	char *buf = malloc(max + 1);
+	size_t len = 0;
+	int r = buf ? 0 : -ENOMEM;
+	while (r == 0) {
+		if (len == max) {
+			char c;
+			ssize_t n = read(fd, &c, 1);
+			r = n > 0 ? -EFBIG : n < 0 && errno != EINTR ? -errno : 0;
+			if (n == 0)
+				break;
+			continue;
+		}
+		ssize_t n = read(fd, buf + len, max - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			r = -errno;
+		else if (n == 0)
+			break;
+		else
+			len += (size_t)n;
+	}
+	close(fd);
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	buf[len] = '\0';
+	*ret = buf;
+	*ret_len = len;
 	return 0;
 }

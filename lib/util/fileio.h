@@ -11,3 +11,6 @@ int pread_full(int fd, void *buf, size_t len, uint64_t off);
 int pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 /* Writes exactly len bytes at the file position (pipes). 0 or -errno. */
 int write_full(int fd, const void *buf, size_t len);
+/* Reads a whole file of at most max bytes into a NUL-terminated buffer the
+ * caller frees. 0, -EFBIG when larger, or -errno. */
+int read_file_capped(const char *path, size_t max, char **ret, size_t *ret_len);

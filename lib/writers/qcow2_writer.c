@@ -754,6 +754,7 @@ int qcow2_writer_new(int fd, uint64_t virtual_size, uint32_t cluster_size, qcow2
 	}
 	qw->base.ops = &qcow2_writer_ops;
 	qw->base.virtual_size = virtual_size;
+	qw->base.skips_zero_units = true;
 	qw->fd = fd;
 	qw->cluster_size = cluster_size;
 	qw->cluster_bits = (unsigned)__builtin_ctz(cluster_size);

@@ -183,6 +183,7 @@ int raw_writer_new(int fd, uint64_t virtual_size, bool is_pipe, img_writer **ret
 	           : S_ISBLK(st.st_mode)                                      ? RAW_BLOCK
 	                                                                      : RAW_FILE;
 	rw->base.unordered = rw->kind != RAW_PIPE;
+	rw->base.skips_zero_units = rw->kind == RAW_FILE;
 	*ret = &rw->base;
 	return 0;
 }

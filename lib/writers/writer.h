@@ -45,6 +45,9 @@ struct img_writer {
 	/* encode() does all the writing and commit() nothing: units may then be
 	 * encoded in any order and commit() skipped (files written by position). */
 	bool unordered;
+	/* A unit with all_zero_hint set is never looked at: the engine need not
+	 * clear its buffer. */
+	bool skips_zero_units;
 	char err[512];        /* message for the first failure */
 };
 

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * imgfetch_fetch(): resolve → download through the cache, verified →
+ * convert → DIR/<vendor>-<series>-<version>.<arch>.<ext> + metadata JSON.
+ * Every step is an existing public call; this file only decides names and
+ * the verifier, and writes the metadata atomically beside the image.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "catalog/catalog.h"
+#include "store/atomic.h"
+#include "util/cleanup.h"
+#include "util/fileio.h"
+
+json_t *resolved_json(const imgfetch_resolved *r);
+
+static const char *out_ext(const imgfetch_resolved *r, imgfetch_fetch_format f)
+{
+	switch (f) {
+	case IMGFETCH_FETCH_QCOW2: return "qcow2";
+	case IMGFETCH_FETCH_SOURCE: return r->format;
+	case IMGFETCH_FETCH_RAW: break;
+	}
+	return "raw";
+}
+
+/* File names built from feed values: nothing that could leave the directory. */
+static bool safe_component(const char *s)
+{
+	return s && s[0] && s[0] != '.' && !strchr(s, '/') && !strchr(s, '\\') && strlen(s) < 128;
+}
+
+void imgfetch_fetch_result_free(imgfetch_fetch_result *r)
+{
+	if (!r)
+		return;
+	imgfetch_resolved_free(r->image);
+	free(r->path);
+	free(r->metadata_path);
+	free(r->source_path);
+	free(r);
+}
+
+static json_t *result_json(const imgfetch_fetch_result *r)
+{
+	json_t *o = resolved_json(r->image);
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "path", r->path ? json_string(r->path) : json_null());
+	json_object_set_new(o, "metadata_path", r->metadata_path ? json_string(r->metadata_path) : json_null());
+	json_object_set_new(o, "source_path", r->source_path ? json_string(r->source_path) : json_null());
+	json_object_set_new(o, "from_cache", json_boolean(r->from_cache));
+	json_object_set_new(o, "verified", json_boolean(r->verified));
+	json_object_set_new(o, "dry_run", json_boolean(r->dry_run));
+	json_object_set_new(o, "virtual_size", r->virtual_size ? json_integer((json_int_t)r->virtual_size) : json_null());
+	return o;
+}
+
+char *imgfetch_fetch_result_to_json(const imgfetch_fetch_result *r)
+{
+	json_t *o = result_json(r);
+	if (!o)
+		return NULL;
+	char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(o);
+	return s;
+}
+
+static imgfetch_status write_metadata(imgfetch_ctx *ctx, const imgfetch_fetch_result *r)
+{
+	json_t *o = result_json(r);
+	if (!o)
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
+	json_object_del(o, "dry_run");
+	json_object_del(o, "source_path"); /* a cache path says nothing to a reader of the directory */
+	json_object_del(o, "from_cache");
+	json_object_del(o, "metadata_path");
+	char *text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+	json_decref(o);
+	if (!text)
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
+	atomic_file f;
+	int e = atomic_file_open(r->metadata_path, 0644, &f);
+	if (e == 0) {
+		size_t n = strlen(text);
+		text[n] = '\n';
+		e = write_full(f.fd, text, n + 1);
+		e = e < 0 ? e : atomic_file_commit(&f);
+		if (e < 0)
+			atomic_file_abort(&f);
+	}
+	free(text);
+	if (e < 0)
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot write %s: %s", r->metadata_path, strerror(-e));
+	return IMGFETCH_OK;
+}
+
+static imgfetch_status choose_verifier(imgfetch_ctx *ctx, const imgfetch_fetch_opts *o, const imgfetch_resolved *img,
+                                       imgfetch_get_opts *g)
+{
+	if (o->expected_sha256) {
+		g->sha256 = o->expected_sha256;
+		return IMGFETCH_OK;
+	}
+	switch (img->verifier) {
+	case IMGFETCH_VERIFIER_PINNED:
+		if (img->sha256)
+			g->sha256 = img->sha256;
+		else
+			g->sha512 = img->sha512;
+		return IMGFETCH_OK;
+	case IMGFETCH_VERIFIER_SUMS:
+		g->sums_url = img->sums_url;
+		g->sums_name = img->file_name;
+		return IMGFETCH_OK;
+	case IMGFETCH_VERIFIER_SIDECAR:
+		g->sidecar = true;
+		return IMGFETCH_OK;
+	case IMGFETCH_VERIFIER_NONE:
+		break;
+	}
+	if (!o->insecure_no_verify)
+		return ifx_fail(ctx, IMGFETCH_E_VERIFY,
+		                "%s %s publishes no digest for %s%s%s; pin one with --expected-sha256 or accept an "
+		                "unverified download with --insecure-no-verify",
+		                img->vendor, img->version, img->file_name, img->notice ? ": " : "",
+		                img->notice ? img->notice : "");
+	g->insecure_no_verify = true;
+	return IMGFETCH_OK;
+}
+
+imgfetch_status imgfetch_fetch(imgfetch_ctx *ctx, const imgfetch_fetch_opts *o, imgfetch_fetch_result **ret)
+{
+	ctx->error[0] = '\0';
+	if (!o || (!o->vendor && !o->profile) || !ret)
+		return ifx_fail(ctx, IMGFETCH_E_INVALID, "no vendor or profile given");
+	imgfetch_fetch_result *r = calloc(1, sizeof(*r));
+	if (!r)
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
+	imgfetch_status st = o->profile ? imgfetch_resolve_profile(ctx, o->profile, &r->image)
+	                                : imgfetch_resolve(ctx, o->catalog, o->vendor, o->release, o->arch, &r->image);
+	if (st < 0)
+		goto fail;
+	imgfetch_resolved *img = r->image;
+	if (!safe_component(img->vendor) || !safe_component(img->series) || !safe_component(img->version) ||
+	    !safe_component(img->arch)) {
+		st = ifx_fail(ctx, IMGFETCH_E_FORMAT, "refusing file names from the feed: %s / %s / %s", img->vendor,
+		              img->series, img->version);
+		goto fail;
+	}
+	const char *dir = o->out_dir && o->out_dir[0] ? o->out_dir : ".";
+	size_t dl = strlen(dir);
+	const char *sep = dir[dl - 1] == '/' ? "" : "/";
+	if (asprintf(&r->path, "%s%s%s-%s-%s.%s.%s", dir, sep, img->vendor, img->series, img->version, img->arch,
+	             out_ext(img, o->format)) < 0 ||
+	    asprintf(&r->metadata_path, "%s%s%s-%s-%s.%s.%s.json", dir, sep, img->vendor, img->series, img->version,
+	             img->arch, out_ext(img, o->format)) < 0) {
+		r->path = r->metadata_path = NULL;
+		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
+		goto fail;
+	}
+	if (o->expected_sha256 && !set_str(&img->sha256, o->expected_sha256)) {
+		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
+		goto fail;
+	}
+	imgfetch_get_opts g = { .url = img->url, .use_cache = true, .cache_dir = o->cache_dir };
+	if ((st = choose_verifier(ctx, o, img, &g)) < 0)
+		goto fail;
+	if (o->dry_run) {
+		r->dry_run = true;
+		*ret = r;
+		return IMGFETCH_OK;
+	}
+	struct stat sb;
+	if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+		st = ifx_fail(ctx, IMGFETCH_E_INVALID, "output directory %s does not exist", dir);
+		goto fail;
+	}
+	if (o->format == IMGFETCH_FETCH_SOURCE)
+		g.output = r->path;
+	imgfetch_get_result *gr = NULL;
+	if ((st = imgfetch_get(ctx, &g, &gr)) < 0)
+		goto fail;
+	r->from_cache = gr->from_cache;
+	r->verified = gr->verified;
+	bool ok = set_str(&img->sha256, gr->sha256) && (!gr->sha512 || set_str(&img->sha512, gr->sha512)) &&
+	          set_str(&r->source_path, gr->path);
+	if (!img->size)
+		img->size = gr->size;
+	imgfetch_get_result_free(gr);
+	char u[37];
+	if (!ok || (imgfetch_image_uuid(img->sha256, u) == IMGFETCH_OK && !set_str(&img->uuid, u))) {
+		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
+		goto fail;
+	}
+	if (o->format == IMGFETCH_FETCH_SOURCE) {
+		imgfetch_image_info *info = NULL;
+		if (imgfetch_image_info_read(ctx, r->path, 0, &info) == IMGFETCH_OK)
+			r->virtual_size = info->virtual_size;
+		imgfetch_image_info_free(info);
+		ctx->error[0] = '\0';
+	} else {
+		imgfetch_convert_opts c = { .input = r->source_path, .output = r->path, .threads = o->threads,
+			                    .format = o->format == IMGFETCH_FETCH_QCOW2 ? IMGFETCH_FORMAT_QCOW2
+			                                                                 : IMGFETCH_FORMAT_RAW };
+		imgfetch_convert_result *cr = NULL;
+		if ((st = imgfetch_convert(ctx, &c, &cr)) < 0)
+			goto fail;
+		r->virtual_size = cr->input ? cr->input->virtual_size : 0;
+		imgfetch_convert_result_free(cr);
+	}
+	if ((st = write_metadata(ctx, r)) < 0)
+		goto fail;
+	*ret = r;
+	return IMGFETCH_OK;
+fail:
+	imgfetch_fetch_result_free(r);
+	return st;
+}

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: MIT */
+/* Parsing of profile files (see imgfetch_resolve_profile()); pure, for fuzzing. */
+#pragma once
+
+#include <stddef.h>
+
+typedef struct profile {
+	char *url, *format, *os, *series, *version, *sha256, *sums_url, *arch, *description, *homepage, *vendor;
+} profile;
+
+/* 0, -EBADMSG/-EFBIG with a message in err, or -ENOMEM. */
+int profile_parse(const char *text, size_t len, profile *p, char *err, size_t errlen);
+void profile_clear(profile *p);

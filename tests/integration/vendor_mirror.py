@@ -1,0 +1,99 @@
+# SPDX-License-Identifier: MIT
+"""Local vendor mirrors for the catalog tests and the demo.
+
+Every vendor has a fixture builder in vendors/<name>.py:
+
+    def build(root: Path, images: Images) -> dict
+
+which lays out the vendor's feeds, listings and checksum files under `root`
+(one directory per base URL key, as `imgfetch vendors --json` lists them:
+`--mirror VENDOR=URL` makes base KEY read from URL/KEY/), in the vendors'
+real formats and with their documented quirks, around small real images
+made at test time. It returns facts the tests assert on (versions, names).
+
+    m = VendorMirror(t.tmp / "mirror", ["alpine", "debian"])
+    ng = t.nginx(m.root, extra_conf=AUTOINDEX)
+    args = m.mirror_args(ng)     # ["--mirror", "alpine=http://127.0.0.1:P/alpine/", ...]
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+AUTOINDEX = "autoindex on;"
+MiB = 1 << 20
+
+
+def sha256_file(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def sha512_file(p: Path) -> str:
+    return hashlib.sha512(p.read_bytes()).hexdigest()
+
+
+class Images:
+    """Small real disk images, made once per directory by qemu-img, xz and gzip:
+    a raw disk with data and holes, and the same disk as qcow2 (compressed
+    clusters), raw.xz, raw.gz and streamOptimized vmdk."""
+
+    def __init__(self, directory: Path, size: int = 8 * MiB, seed: int = 7):
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.raw = self.dir / "disk.raw"
+        if not self.raw.exists():
+            rng = random.Random(seed)
+            with open(self.raw, "wb") as f:
+                f.truncate(size)
+                for off in range(0, size, 2 * MiB):
+                    f.seek(off)
+                    f.write(rng.randbytes(300000))
+                    f.write(b"imgfetch vendor fixture %d\n" % off * 1000)
+        self.qcow2 = self._make("disk.qcow2", ["qemu-img", "convert", "-c", "-O", "qcow2", str(self.raw)])
+        self.vmdk = self._make("disk.vmdk", ["qemu-img", "convert", "-O", "vmdk", "-o", "subformat=streamOptimized",
+                                             str(self.raw)])
+        self.raw_xz = self.dir / "disk.raw.xz"
+        if not self.raw_xz.exists():
+            with open(self.raw, "rb") as fi, open(self.raw_xz, "wb") as fo:
+                subprocess.run(["xz", "-T1", "-0", "-c"], stdin=fi, stdout=fo, check=True)
+        self.raw_gz = self.dir / "disk.raw.gz"
+        if not self.raw_gz.exists():
+            self.raw_gz.write_bytes(gzip.compress(self.raw.read_bytes(), compresslevel=1, mtime=0))
+
+    def _make(self, name: str, cmd: list[str]) -> Path:
+        out = self.dir / name
+        if not out.exists():
+            subprocess.run(cmd + [str(out)], check=True, capture_output=True)
+        return out
+
+    def copy(self, kind: str, dest: Path) -> Path:
+        """Copies the image of `kind` (qcow2, vmdk, raw, raw.xz, raw.gz) to dest."""
+        src = {"qcow2": self.qcow2, "vmdk": self.vmdk, "raw": self.raw, "raw.xz": self.raw_xz,
+               "raw.gz": self.raw_gz}[kind]
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dest)
+        return dest
+
+
+class VendorMirror:
+    def __init__(self, root: Path, vendors: list[str], images: Images | None = None):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.images = images or Images(self.root.parent / "vendor-images")
+        self.vendors = list(vendors)
+        self.facts: dict[str, dict] = {}
+        for v in self.vendors:
+            mod = importlib.import_module("vendors." + v.replace("-", "_"))
+            self.facts[v] = mod.build(self.root / v, self.images) or {}
+
+    def mirror_args(self, ng) -> list[str]:
+        args = []
+        for v in self.vendors:
+            args += ["--mirror", "%s=%s" % (v, ng.url("/%s/" % v))]
+        return args

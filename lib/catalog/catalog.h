@@ -74,6 +74,10 @@ void mirror_table_clear(mirror_table *t);
 imgfetch_status feed_get(const vendor_req *req, const char *url, size_t max, const char *what, char **ret,
                          size_t *ret_len);
 
+/* GETs url and discards the body; *ret_status is the last HTTP status seen
+ * (also when the call fails, e.g. 402 from a server that wants payment). */
+imgfetch_status feed_probe(const vendor_req *req, const char *url, long *ret_status);
+
 /* ---- directory listings ------------------------------------------------- */
 
 /* The entries of an HTML directory index (nginx, Apache, lighttpd autoindex,

@@ -27,3 +27,29 @@ imgfetch_status listing_get(const vendor_req *req, const char *url, char ***ret)
 		                r == -ENOMEM ? "out of memory" : "%s is not a usable directory listing", url);
 	return IMGFETCH_OK;
 }
+
+static int discard_write(void *u, const void *buf, size_t n)
+{
+	(void)u;
+	(void)buf;
+	(void)n;
+	return 0;
+}
+
+static int discard_reset(void *u)
+{
+	(void)u;
+	return 0;
+}
+
+imgfetch_status feed_probe(const vendor_req *req, const char *url, long *ret_status)
+{
+	ifx_log(req->ctx, IMGFETCH_LOG_INFO, "%s: probing %s", req->vendor->pub.name, url);
+	xfer_request xr = { .url = url };
+	xfer_sink sink = { .write = discard_write, .reset = discard_reset };
+	xfer_result res = { 0 };
+	imgfetch_status st = xfer_run(req->ctx, &xr, &sink, &res);
+	*ret_status = res.http_status;
+	xfer_result_clear(&res);
+	return st;
+}

@@ -734,6 +734,7 @@ imgfetch_status xfer_run(imgfetch_ctx *ctx, const xfer_request *req, const xfer_
 	ret->size = x.have;
 	ret->attempts = a;
 	ret->resumed_bytes = x.resumed;
+	ret->http_status = x.status;
 	if (req->report_progress)
 		ifx_progress(ctx, x.label, x.have, x.have, true);
 	curl_easy_cleanup(x.curl);
@@ -743,6 +744,7 @@ imgfetch_status xfer_run(imgfetch_ctx *ctx, const xfer_request *req, const xfer_
 
 fail:
 	ret->attempts = a > o->max_attempts ? o->max_attempts : a;
+	ret->http_status = x.status;
 	free(final_url);
 	curl_easy_cleanup(x.curl);
 	curl_multi_cleanup(x.multi);

@@ -38,6 +38,7 @@ typedef struct xfer_result {
 	uint64_t size;         /* bytes written to the sink */
 	uint32_t attempts;
 	uint64_t resumed_bytes;
+	long http_status;      /* of the last response (0: none, or not HTTP), also on failure */
 } xfer_result;
 
 IMGFETCH_WARN_UNUSED imgfetch_status xfer_run(imgfetch_ctx *ctx, const xfer_request *req, const xfer_sink *sink,

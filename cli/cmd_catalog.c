@@ -94,8 +94,9 @@ int cmd_vendors(int argc, char **argv)
 		                                     v->homepage, "bases", bases));
 	}
 	if (json) {
-		char *s = json_dumps(arr, JSON_COMPACT | JSON_ENSURE_ASCII);
-		json_decref(arr);
+		json_t *top = json_pack("{s:o}", "vendors", arr);
+		char *s = json_dumps(top, JSON_COMPACT | JSON_ENSURE_ASCII);
+		json_decref(top);
 		if (!s)
 			return EXIT_ERROR;
 		printf("%s\n", s);

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for the catalog's shared pieces: version ordering, manifest
+ * UUIDs, directory listings, profiles and mirror specs. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <imgfetch/imgfetch.h>
+
+#include "catalog/catalog.h"
+#include "catalog/profile.h"
+#include "tap.h"
+
+static void versions(void)
+{
+	static const struct { const char *a, *b; int want; } v[] = {
+		{ "9.10", "9.9", 1 },       { "9.9", "9.10", -1 },        { "10", "9", 1 },
+		{ "3.23.4", "3.23.4", 0 },  { "3.23.10", "3.23.9", 1 },   { "Build16", "Build9", 1 },
+		{ "15.0", "14.3", 1 },      { "v1.11.5", "v1.9.0", 1 },   { "20261101.1", "20261101.10", -1 },
+		{ "1.0", "1.0.1", -1 },     { "r151054", "r151052", 1 },  { "010", "9", 1 },
+		{ "0009", "9", 0 },
+	};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		int c = version_cmp(v[i].a, v[i].b);
+		int got = c < 0 ? -1 : c > 0 ? 1 : 0;
+		TAP_CHECK_INT_EQ(got, v[i].want, "version_cmp(%s, %s)", v[i].a, v[i].b);
+	}
+	TAP_CHECK(version_is_numeric("3.23.4"), "3.23.4 is numeric");
+	TAP_CHECK(!version_is_numeric("3.25_alpha1"), "an alpha is not");
+	TAP_CHECK(!version_is_numeric("41 Beta"), "a beta is not");
+	TAP_CHECK(!version_is_numeric("1..2") && !version_is_numeric(".1") && !version_is_numeric(""), "odd forms are not");
+}
+
+static void uuids(void)
+{
+	char u[37];
+	/* The test vector shared with tritonadm. */
+	TAP_CHECK_INT_EQ(imgfetch_image_uuid("5c3ddb00f60bc455dac0862fabe9d8bacec46c33ac1751143c5c3683404b110d", u),
+	                 IMGFETCH_OK, "uuid of a sha256");
+	TAP_CHECK_STR_EQ(u, "57fe71d0-ba70-5536-b4ae-c87222727b19", "matches tritonadm's vector");
+	TAP_CHECK_INT_EQ(imgfetch_image_uuid("5C3DDB00F60BC455DAC0862FABE9D8BACEC46C33AC1751143C5C3683404B110D", u),
+	                 IMGFETCH_OK, "upper-case hex accepted");
+	TAP_CHECK_STR_EQ(u, "57fe71d0-ba70-5536-b4ae-c87222727b19", "and lower-cased before hashing");
+	TAP_CHECK_INT_EQ(imgfetch_image_uuid("xyz", u), IMGFETCH_E_INVALID, "not a digest");
+}
+
+static void listings(void)
+{
+	const char *html =
+		"<html><body><h1>Index of /x/</h1><pre><a href=\"../\">../</a>\n"
+		"<a href=\"v3.23/\">v3.23/</a>\n<a href=\"a%20b.qcow2\">a b.qcow2</a>\n"
+		"<a href='CHECKSUM'>CHECKSUM</a> <A HREF=plain.txt>p</A>\n"
+		"<a href=\"?C=N;O=D\">Name</a><a href=\"/abs/\">abs</a><a href=\"http://x/y\">x</a>\n"
+		"<a href=\"sub/deeper.txt\">d</a><a href=\"./dot.txt\">d</a><a href=\"x&amp;y\">e</a>\n"
+		"<a href=\"%2e%2e/\">enc</a><a href=\"bad%2fslash\">s</a></pre></body></html>";
+	char **v = NULL;
+	TAP_CHECK_INT_EQ(listing_parse(html, strlen(html), &v), 0, "nginx/apache style listing parses");
+	const char *want[] = { "v3.23/", "a b.qcow2", "CHECKSUM", "plain.txt", "dot.txt", "x&y", NULL };
+	size_t n = strv_len(v);
+	TAP_CHECK_INT_EQ(n, 6, "six direct children");
+	for (size_t i = 0; want[i] && i < n; i++)
+		TAP_CHECK_STR_EQ(v[i], want[i], "entry %zu", i);
+	strv_free(v);
+	TAP_CHECK_INT_EQ(listing_parse("", 0, &v), 0, "empty page");
+	TAP_CHECK_INT_EQ(strv_len(v), 0, "has no entries");
+	strv_free(v);
+}
+
+static void profiles(void)
+{
+	profile p;
+	char err[256];
+	const char *toml = "# x\nurl = \"https://e.org/i.qcow2\"\nformat = 'qcow2'\nversion = \"1\"  # c\nssh_key = true\n";
+	TAP_CHECK_INT_EQ(profile_parse(toml, strlen(toml), &p, err, sizeof(err)), 0, "TOML profile");
+	TAP_CHECK_STR_EQ(p.url, "https://e.org/i.qcow2", "url");
+	TAP_CHECK_STR_EQ(p.format, "qcow2", "single-quoted format");
+	profile_clear(&p);
+	const char *json = "{\"url\":\"file:///a\",\"format\":\"xz\",\"version\":\"2\",\"sha256\":\"00\"}";
+	TAP_CHECK_INT_EQ(profile_parse(json, strlen(json), &p, err, sizeof(err)), -EBADMSG, "a short sha256 refused");
+	TAP_CHECK(strstr(err, "sha256") != NULL, "message names sha256: %s", err);
+	const char *bad[] = { "url = \"x\"\n", "url = x\n", "nope = \"1\"\n", "[section]\n", "{\"url\": 1}",
+		              "url = \"a\nformat=\"b\"" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		TAP_CHECK_INT_EQ(profile_parse(bad[i], strlen(bad[i]), &p, err, sizeof(err)), -EBADMSG, "bad profile %zu",
+		                 i);
+		TAP_CHECK(err[0] != '\0', "with a message");
+	}
+}
+
+static void mirrors(void)
+{
+	mirror_table t = { 0 };
+	char err[256];
+	TAP_CHECK_INT_EQ(mirror_table_add(&t, "debian=http://127.0.0.1:1/deb", err, sizeof(err)), 0, "VENDOR=URL");
+	TAP_CHECK_STR_EQ(t.v[0].url, "http://127.0.0.1:1/deb/", "a trailing slash is added");
+	TAP_CHECK_INT_EQ(mirror_table_add(&t, "debian.archive=file:///srv/a/", err, sizeof(err)), 0, "VENDOR.BASE=URL");
+	TAP_CHECK_INT_EQ(mirror_table_add(&t, "debian.nope=file:///x", err, sizeof(err)), -ENOENT, "unknown base");
+	TAP_CHECK_INT_EQ(mirror_table_add(&t, "nosuch=file:///x", err, sizeof(err)), -ENOENT, "unknown vendor");
+	TAP_CHECK_INT_EQ(mirror_table_add(&t, "debian=ftp://x", err, sizeof(err)), -EINVAL, "unsupported scheme");
+	TAP_CHECK_INT_EQ(mirror_table_add(&t, "debian", err, sizeof(err)), -EINVAL, "no URL");
+	mirror_table_clear(&t);
+}
+
+int main(void)
+{
+	versions();
+	uuids();
+	listings();
+	profiles();
+	mirrors();
+	return tap_done();
+}

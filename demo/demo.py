@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""The built-in demo mirror: serves a generated disk image and its SHA256SUMS
-from a real nginx on 127.0.0.1, then runs imgfetch's main job against it:
-a verified, atomic download, a reuse from the cache, and a refused tampered file.
+"""The built-in demo mirror: a local copy of vendor release feeds, listings
+and checksum files (the same fixture trees the tests use, in the vendors' real
+formats) around small real disk images, served by nginx on 127.0.0.1. Then
+imgfetch's main job runs against it, exactly as a user runs it against the
+real vendors, minus --mirror:
+
+    imgfetch fetch alpine latest
+    imgfetch fetch debian stable --arch aarch64 --format qcow2
+
+plus a reuse from the cache and a tampered image refused.
 
     python3 demo/demo.py --imgfetch build/cli/imgfetch
 """
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -19,25 +25,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "integration"))
 from nginx import Nginx  # noqa: E402
+from vendor_mirror import AUTOINDEX, VendorMirror  # noqa: E402
 
-IMAGE = "imgfetch-demo-disk.raw"
-SIZE = 192 * 1024 * 1024
-
-
-def make_image(path: Path) -> str:
-    """A sparse-looking disk: random 'filesystem' blocks separated by zeros."""
-    h = hashlib.sha256()
-    block = 4 * 1024 * 1024
-    with open(path, "wb") as f:
-        for i in range(SIZE // block):
-            data = os.urandom(block) if i % 3 == 0 else bytes(block)
-            f.write(data)
-            h.update(data)
-    return h.hexdigest()
+VENDORS = ["alpine", "debian"]
 
 
 def run(cmd, **kw):
-    print("\n$ " + " ".join(str(c) for c in cmd), flush=True)
+    print("\n$ " + " ".join(str(c) for c in cmd if not str(c).startswith("--mirror=")), flush=True)
     return subprocess.run([str(c) for c in cmd], **kw)
 
 
@@ -52,46 +46,50 @@ def main() -> int:
     out.mkdir(parents=True)
 
     with tempfile.TemporaryDirectory(prefix="imgfetch-demo-") as tmp:
-        root = Path(tmp) / "mirror"
-        (root / "images").mkdir(parents=True)
-        (root / "tampered").mkdir()
-        digest = make_image(root / "images" / IMAGE)
-        (root / "images" / "SHA256SUMS").write_text(f"{digest} *{IMAGE}\n")
-        # The same checksum file next to a copy with one flipped byte.
-        bad = bytearray((root / "images" / IMAGE).read_bytes()[: 8 * 1024 * 1024])
-        bad[4096] ^= 0xFF
-        (root / "tampered" / IMAGE).write_bytes(bytes(bad))
-        (root / "tampered" / "SHA256SUMS").write_text(f"{digest} *{IMAGE}\n")
-
+        mirror = VendorMirror(Path(tmp) / "mirror", VENDORS)
         env = dict(os.environ, XDG_CACHE_HOME=str(out / "cache"))
-        with Nginx(root, slow_rate="96m") as ng:
-            print(f"demo mirror: {ng.url('/images/')} serving {IMAGE} ({SIZE >> 20} MiB) and SHA256SUMS")
-            url = ng.url(f"/slow/images/{IMAGE}")
-            sums = ng.url("/images/SHA256SUMS")
+        with Nginx(mirror.root, extra_conf=AUTOINDEX) as ng:
+            # The mirror goes into imgfetch's config file, so the commands
+            # below are word for word what a user types.
+            conf = out / "config" / "imgfetch"
+            conf.mkdir(parents=True)
+            (conf / "mirrors.conf").write_text("".join("%s=%s\n" % (v, ng.url("/%s/" % v)) for v in VENDORS))
+            env["XDG_CONFIG_HOME"] = str(out / "config")
+            print("demo mirror: %s (%s), configured in %s" % (ng.url("/"), ", ".join(VENDORS), conf / "mirrors.conf"))
 
-            r = run([imgfetch, "get", url, "--sums", sums, "--cache", "-o", out, "--json"],
-                    env=env, stdout=subprocess.PIPE, text=True)
-            if r.returncode != 0:
-                print(f"demo: imgfetch failed with exit code {r.returncode}", file=sys.stderr)
+            run([imgfetch, "vendors"], env=env, stdout=subprocess.DEVNULL)
+            for cmd in (["fetch", "alpine", "latest", "-o", out],
+                        ["fetch", "debian", "stable", "--arch", "aarch64", "--format", "qcow2", "-o", out]):
+                r = run([imgfetch, *cmd], env=env, stdout=subprocess.PIPE, text=True)
+                if r.returncode != 0:
+                    print("demo: imgfetch failed with exit code %d" % r.returncode, file=sys.stderr)
+                    return 1
+                path = Path(r.stdout.strip())
+                meta = json.loads(Path(str(path) + ".json").read_text())
+                print(path)
+                print(json.dumps({k: meta[k] for k in ("vendor", "series", "version", "arch", "url", "verifier",
+                                                       "sha256", "uuid", "virtual_size")}, indent=2))
+
+            print("\nAgain: the cached download is re-verified and reused, nothing is downloaded:")
+            r = run([imgfetch, "fetch", "alpine", "latest", "-o", out, "--json"], env=env, stdout=subprocess.PIPE,
+                    text=True)
+            print("from_cache=%s" % json.loads(r.stdout)["from_cache"])
+
+            print("\nA tampered image on the mirror is refused (exit code 3) and nothing is written:")
+            cloud = mirror.root / "alpine" / "cdn" / "v3.23" / "releases" / "cloud"
+            name = mirror.facts["alpine"]["latest_file"]
+            with open(cloud / name, "r+b") as f:
+                f.seek(70000)
+                b = f.read(1)
+                f.seek(70000)
+                f.write(bytes([b[0] ^ 0xFF]))
+            tampered = out / "tampered"
+            tampered.mkdir()
+            r = run([imgfetch, "fetch", "alpine", "latest", "-o", tampered, "--cache-dir", out / "cache2"], env=env)
+            print("exit code %d; files written: %s" % (r.returncode, sorted(p.name for p in tampered.iterdir())))
+            if r.returncode != 3 or any(tampered.iterdir()):
                 return 1
-            res = json.loads(r.stdout)
-            print(json.dumps(res, indent=2))
-            got = hashlib.sha256((out / IMAGE).read_bytes()).hexdigest()
-            assert got == digest == res["sha256"], "demo: digest of the written file is wrong"
-
-            print("\nAgain: the cached copy is re-verified and reused, no download:")
-            r = run([imgfetch, "get", url, "--sums", sums, "--cache", "--json"],
-                    env=env, stdout=subprocess.PIPE, text=True)
-            res2 = json.loads(r.stdout)
-            print(f"from_cache={res2['from_cache']} path={res2['path']}")
-
-            print("\nA tampered copy is refused (exit code 3) and nothing is written:")
-            r = run([imgfetch, "get", ng.url(f"/tampered/{IMAGE}"), "--sums", ng.url("/tampered/SHA256SUMS"),
-                     "-o", out / "tampered.raw"], env=env)
-            print(f"exit code {r.returncode}; {out / 'tampered.raw'} exists: {(out / 'tampered.raw').exists()}")
-            if r.returncode != 3 or (out / "tampered.raw").exists():
-                return 1
-    print(f"\ndemo done: verified image at {out / IMAGE}")
+    print("\ndemo done: images in %s" % out)
     return 0
 
 

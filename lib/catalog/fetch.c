@@ -92,8 +92,7 @@ static imgfetch_status write_metadata(imgfetch_ctx *ctx, const imgfetch_fetch_re
 		text[n] = '\n';
 		e = write_full(f.fd, text, n + 1);
 		e = e < 0 ? e : atomic_file_commit(&f);
-		if (e < 0)
-			atomic_file_abort(&f);
+		atomic_file_abort(&f); /* after commit: only releases the names */
 	}
 	free(text);
 	if (e < 0)

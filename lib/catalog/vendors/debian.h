@@ -2,6 +2,7 @@
 /* Debian's feed parsers: pure, for the resolver and its fuzz target. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Codename and version of a suite, from the archive's dists/<suite>/Release. */
@@ -33,3 +34,7 @@ void debian_image_clear(debian_image *img);
 /* "sha512:<base64, padding optional>" → 128 lowercase hex digits in out
  * (at least 129 bytes). 0 or -EBADMSG. */
 int debian_digest_hex(const char *digest, char *out, size_t outlen);
+
+/* True when a SHA512SUMS file (GNU format: "<128 hex>  <name>", '*' binary
+ * marker or a path prefix allowed) has a line for `name`. */
+bool debian_sums_lists(const char *text, size_t len, const char *name);

@@ -2,6 +2,7 @@
 /* FreeBSD's listing parsers: pure, for the resolver and its fuzz target. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Picks the release for `release` ("latest", "14.3", "14.3-RELEASE") from a

@@ -41,8 +41,29 @@ def test_oracle_unknown_release_and_arch(t):
     check("9, 8" in r.stderr and "10," not in r.stderr, "lists the aarch64 majors: %r" % r.stderr)
 
 
+def test_oracle_landing_page_fallback(t):
+    m, ng, args = _mirror(t)
+    want = {tok: _resolve(t, args, tok) for tok in ("latest", "9")}
+    want_arm = _resolve(t, args, "--arch", "aarch64")
+    top = m.root / "oracle" / "yum" / "templates" / "OracleLinux"
+    for tpl in top.glob("*.json"):
+        tpl.unlink()
+    for tok, j in want.items():
+        got = _resolve(t, args, tok)
+        eq((got["version"], got["url"], got["sha256"]), (j["version"], j["url"], j["sha256"]),
+           "same image from the landing page for " + tok)
+    got = _resolve(t, args, "--arch", "aarch64")
+    eq((got["file_name"], got["sha256"]), (want_arm["file_name"], want_arm["sha256"]), "aarch64 -cloud from the page")
+    t.run("resolve", "oracle", "11", *args).expect_rc(5)
+    page = m.root / "oracle" / "yum" / "oracle-linux-templates.html"
+    page.write_text("<html>maintenance</html>")
+    r = t.run("resolve", "oracle", *args).expect_rc(6)
+    check("oracle-linux-templates.html" in r.stderr, "message names the page: %r" % r.stderr)
+
+
 def test_oracle_malformed_template(t):
     m, ng, args = _mirror(t)
+    (m.root / "oracle" / "yum" / "oracle-linux-templates.html").unlink()
     tpl = m.root / "oracle" / "yum" / "templates" / "OracleLinux" / "ol10-template.json"
     text = tpl.read_text()
     for bad in (text[: len(text) // 2], "[]", text.replace('"base_url": "/', '"base_url": "http://evil/'),

@@ -4,7 +4,8 @@
  * naming the current update's KVM image and its sha256 (Oracle publishes no
  * checksum file, so the digest from the template is pinned). There is no
  * index of majors: "latest" is the highest major whose template exists,
- * probed downwards from MAJOR_MAX.
+ * probed downwards from MAJOR_MAX. When the templates are missing or
+ * unreadable, the landing page generated from them is read instead.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -120,6 +121,145 @@ int oracle_parse_template(const char *text, size_t len, const char *arch, oracle
 	return r;
 }
 
+/* Landing page size cap. */
+#define HTML_MAX_BYTES (2u << 20)
+
+/* The value of the first attribute or element text after `from` that
+ * follows `marker`, up to `end`; NULL if none. */
+static const char *find_after(const char *from, const char *stop, const char *marker)
+{
+	size_t ml = strlen(marker);
+	for (const char *p = from; p + ml <= stop; p++)
+		if (memcmp(p, marker, ml) == 0)
+			return p + ml;
+	return NULL;
+}
+
+/* OL<M>U<U>_<arch>-kvm[-cloud]-b<build>.qcow2 */
+static bool parse_name(const char *f, const char *arch, unsigned *m, unsigned *u, unsigned *b, bool *cloud)
+{
+	char a[16];
+	int n = 0;
+	if (sscanf(f, "OL%uU%u_%15[a-z0-9_]-kvm-%n", m, u, a, &n) != 3 || n == 0 || strcmp(a, arch) != 0)
+		return false;
+	const char *rest = f + n;
+	*cloud = strncmp(rest, "cloud-", 6) == 0;
+	if (*cloud)
+		rest += 6;
+	int k = 0;
+	if (sscanf(rest, "b%u.qcow2%n", b, &k) != 1 || k == 0 || rest[k] != '\0')
+		return false;
+	return true;
+}
+
+/* Newer major, then update, then the preferred variant, then build. */
+static bool key_newer(const unsigned a[4], const unsigned b[4])
+{
+	for (int i = 0; i < 4; i++)
+		if (a[i] != b[i])
+			return a[i] > b[i];
+	return false;
+}
+
+int oracle_parse_html(const char *html, size_t len, const char *arch, unsigned major, oracle_pick *ret, char *err,
+                      size_t errlen)
+{
+	*ret = (oracle_pick){ 0 };
+	if (len > HTML_MAX_BYTES) {
+		snprintf(err, errlen, "larger than %u bytes", HTML_MAX_BYTES);
+		return -EBADMSG;
+	}
+	const char *end = html + len, *p = html;
+	bool want_cloud = strcmp(arch, "aarch64") == 0;
+	unsigned best[4] = { 0 }; /* major, update, cloud, build */
+	char best_path[512] = "", best_sum[65] = "";
+	bool found = false, rows = false;
+	while ((p = find_after(p, end, "class=\"kvm-image\"")) != NULL) {
+		rows = true;
+		const char *h = find_after(p, end, "href=\"");
+		if (!h)
+			break;
+		const char *he = memchr(h, '"', (size_t)(end - h));
+		if (!he || he - h >= (long)sizeof(best_path))
+			break;
+		const char *t = find_after(he, end, "class=\"kvm-sha256\">");
+		if (!t || end - t < 64)
+			break;
+		p = t;
+		char href[512], sum[65];
+		snprintf(href, sizeof(href), "%.*s", (int)(he - h), h);
+		snprintf(sum, sizeof(sum), "%.64s", t);
+		if (strspn(sum, "0123456789abcdefABCDEF") != 64)
+			continue;
+		/* Absolute or host-relative: keep the path only, so mirrors work. */
+		const char *path = href;
+		if (strncmp(path, "https://", 8) == 0 || strncmp(path, "http://", 7) == 0) {
+			path = strchr(path + 8 - (path[4] == ':'), '/');
+			if (!path)
+				continue;
+		}
+		while (*path == '/')
+			path++;
+		const char *file = strrchr(path, '/');
+		file = file ? file + 1 : path;
+		unsigned m, u, b;
+		bool cloud;
+		if (!safe_path(path, true) || strstr(path, "//") || !parse_name(file, arch, &m, &u, &b, &cloud))
+			continue;
+		if (major && m != major)
+			continue;
+		unsigned key[4] = { m, u, cloud == want_cloud, b };
+		if (found && !key_newer(key, best))
+			continue;
+		memcpy(best, key, sizeof(best));
+		snprintf(best_path, sizeof(best_path), "%s", path);
+		snprintf(best_sum, sizeof(best_sum), "%s", sum);
+		found = true;
+	}
+	if (!rows) {
+		snprintf(err, errlen, "no kvm-image rows");
+		return -EBADMSG;
+	}
+	if (!found)
+		return -ENOENT;
+	const char *file = strrchr(best_path, '/');
+	if (asprintf(&ret->version, "%u.%u", best[0], best[1]) < 0)
+		ret->version = NULL;
+	ret->path = strdup(best_path);
+	ret->file = strdup(file ? file + 1 : best_path);
+	ret->sha256 = strdup(best_sum);
+	if (!ret->version || !ret->path || !ret->file || !ret->sha256) {
+		oracle_pick_clear(ret);
+		return -ENOMEM;
+	}
+	for (char *q = ret->sha256; *q; q++)
+		if (*q >= 'A' && *q <= 'F')
+			*q = (char)(*q - 'A' + 'a');
+	return 0;
+}
+
+/* Resolves from the landing page when the templates are of no use. */
+static imgfetch_status from_html(const vendor_req *req, unsigned major, oracle_pick *p)
+{
+	_cleanup_free_ char *url = vendor_url(req, "yum", "oracle-linux-templates.html"), *text = NULL;
+	if (!url)
+		return IMGFETCH_E_FAILED;
+	size_t len = 0;
+	imgfetch_status st = feed_get(req, url, HTML_MAX_BYTES, "templates page", &text, &len);
+	if (st < 0)
+		return st;
+	char err[256] = "";
+	int e = oracle_parse_html(text, len, req->arch, major, p, err, sizeof(err));
+	if (e == -ENOMEM)
+		return ifx_fail(req->ctx, IMGFETCH_E_FAILED, "out of memory");
+	if (e == -ENOENT)
+		return IMGFETCH_E_NOT_FOUND;
+	if (e < 0)
+		return ifx_fail(req->ctx, IMGFETCH_E_FORMAT, "oracle: malformed templates page %s: %s", url, err);
+	ifx_log(req->ctx, IMGFETCH_LOG_NOTICE, "oracle: no usable template JSON; resolved from %s", url);
+	return IMGFETCH_OK;
+}
+
 static char *template_url(const vendor_req *req, unsigned major)
 {
 	if (strcmp(req->arch, "aarch64") == 0)
@@ -161,15 +301,13 @@ static imgfetch_status resolve(const vendor_req *req, imgfetch_resolved *r)
 	_cleanup_free_ char *url = NULL, *text = NULL;
 	size_t len = 0;
 	imgfetch_status st = IMGFETCH_E_NOT_FOUND;
+	unsigned major = 0; /* 0: latest */
 	if (strcmp(req->release, "latest") == 0) {
 		for (unsigned m = MAJOR_MAX; m >= MAJOR_MIN && st == IMGFETCH_E_NOT_FOUND; m--) {
 			free(url);
 			url = NULL;
 			st = get_template(req, m, &url, &text, &len);
 		}
-		if (st == IMGFETCH_E_NOT_FOUND)
-			return ifx_fail(req->ctx, st, "oracle: no %s template for Oracle Linux %u to %u under %s",
-			                req->arch, MAJOR_MIN, MAJOR_MAX, url);
 	} else {
 		/* "9", "ol9" and "OL9" name the same major. */
 		const char *tok = req->release;
@@ -179,19 +317,28 @@ static imgfetch_status resolve(const vendor_req *req, imgfetch_resolved *r)
 		unsigned long m = strtoul(tok, &end, 10);
 		if (tok[0] < '0' || tok[0] > '9' || *end || m < MAJOR_MIN || m > MAJOR_MAX)
 			return fail_unknown(req);
-		st = get_template(req, (unsigned)m, &url, &text, &len);
-		if (st == IMGFETCH_E_NOT_FOUND)
-			return fail_unknown(req);
+		major = (unsigned)m;
+		st = get_template(req, major, &url, &text, &len);
 	}
-	if (st < 0)
+	if (st < 0 && st != IMGFETCH_E_NOT_FOUND)
 		return st;
-	oracle_pick p;
+	oracle_pick p = { 0 };
 	char err[256] = "";
-	int e = oracle_parse_template(text, len, req->arch, &p, err, sizeof(err));
+	int e = st == IMGFETCH_OK ? oracle_parse_template(text, len, req->arch, &p, err, sizeof(err)) : -ENOENT;
 	if (e == -ENOMEM)
 		return ifx_fail(req->ctx, IMGFETCH_E_FAILED, "out of memory");
-	if (e < 0)
-		return ifx_fail(req->ctx, IMGFETCH_E_FORMAT, "oracle: malformed template %s: %s", url, err);
+	if (e < 0) {
+		/* No template, or one that does not parse: the landing page. */
+		imgfetch_status hst = from_html(req, major, &p);
+		if (hst < 0 && e == -EBADMSG)
+			return ifx_fail(req->ctx, IMGFETCH_E_FORMAT, "oracle: malformed template %s: %s", url, err);
+		if (hst == IMGFETCH_E_NOT_FOUND)
+			return major ? fail_unknown(req)
+			             : ifx_fail(req->ctx, hst, "oracle: no %s template for Oracle Linux %u to %u",
+			                        req->arch, MAJOR_MIN, MAJOR_MAX);
+		if (hst < 0)
+			return hst;
+	}
 	char series[16];
 	snprintf(series, sizeof(series), "%.*s", (int)strcspn(p.version, "."), p.version);
 	r->verifier = IMGFETCH_VERIFIER_PINNED;

@@ -17,3 +17,11 @@ typedef struct oracle_pick {
 int oracle_parse_template(const char *json, size_t len, const char *arch, oracle_pick *ret, char *err,
                           size_t errlen);
 void oracle_pick_clear(oracle_pick *p);
+
+/* The fallback: the templates landing page (oracle-linux-templates.html),
+ * whose rows carry <a class="kvm-image" href=…> and <tt class="kvm-sha256">.
+ * Picks the newest update of `major` (0: of the newest major) for arch,
+ * from file names OL<M>U<U>_<arch>-kvm[-cloud]-b<build>.qcow2. 0; -ENOENT
+ * (nothing for that major/arch); -EBADMSG with a message; -ENOMEM. */
+int oracle_parse_html(const char *html, size_t len, const char *arch, unsigned major, oracle_pick *ret, char *err,
+                      size_t errlen);

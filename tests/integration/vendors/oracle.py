@@ -37,4 +37,16 @@ def build(root: Path, images) -> dict:
                 doc["kvm-cloud"] = {"image": cloud, "sha256": sha256_file(p).upper()}
                 files["aarch64/" + major] = cloud
                 (top / ("ol%s_aarch64-cloud-template.json" % major)).write_text(json.dumps(doc, indent=2))
+    # The landing page Oracle generates from the templates: the fallback.
+    rows = []
+    for tpl in sorted(top.glob("*.json")):
+        doc = json.loads(tpl.read_text())
+        for key in ("kvm", "kvm-cloud"):
+            if key in doc:
+                href = "https://yum.oracle.com%s/%s" % (doc["base_url"], doc[key]["image"])
+                rows.append('<tr><td>Oracle Linux %s Update %s</td><td><a class="kvm-image" href="%s">%s</a>'
+                            '</td><td><tt class="kvm-sha256">%s</tt></td></tr>'
+                            % (doc["version"], doc["release"], href, doc[key]["image"], doc[key]["sha256"]))
+    (root / "yum" / "oracle-linux-templates.html").write_text(
+        "<html><body><table class=\"templates\">\n%s\n</table></body></html>\n" % "\n".join(rows))
     return {"latest": "10", "files": files}

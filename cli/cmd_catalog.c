@@ -222,9 +222,18 @@ int cmd_catalog(int argc, char **argv)
 		resolve_usage(stderr, cmd);
 		return EXIT_USAGE;
 	}
+	if (fo.profile && (fo.arch || nmirrors || cat.config_file || cat.schematic)) {
+		fprintf(stderr, "imgfetch %s: --profile describes the image itself; --arch, --mirror, --config and "
+		                "--schematic do not apply\n", cmd);
+		return EXIT_USAGE;
+	}
 	if (!fo.profile) {
 		fo.vendor = argv[optind];
 		fo.release = rest == 2 ? argv[optind + 1] : NULL;
+		if (cat.schematic && strcmp(fo.vendor, "talos") != 0) {
+			fprintf(stderr, "imgfetch %s: --schematic is for talos only\n", cmd);
+			return EXIT_USAGE;
+		}
 	}
 
 	imgfetch_ctx *ctx = imgfetch_ctx_new();

@@ -187,6 +187,11 @@ static imgfetch_status load_config(imgfetch_ctx *ctx, const imgfetch_catalog_opt
 	imgfetch_status st = IMGFETCH_OK;
 	while (fgets(line, sizeof(line), f)) {
 		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			st = ifx_fail(ctx, IMGFETCH_E_INVALID, "%s line %u: longer than %zu bytes", path, lineno,
+			              sizeof(line) - 2);
+			break;
+		}
 		char *s = line + strspn(line, " \t");
 		s[strcspn(s, "\r\n")] = '\0';
 		size_t l = strlen(s);
@@ -194,8 +199,13 @@ static imgfetch_status load_config(imgfetch_ctx *ctx, const imgfetch_catalog_opt
 			s[--l] = '\0';
 		if (!s[0] || s[0] == '#')
 			continue;
-		char err[512];
-		if (mirror_table_add(t, s, err, sizeof(err)) < 0) {
+		char err[512] = "";
+		int r = mirror_table_add(t, s, err, sizeof(err));
+		if (r == -ENOMEM) {
+			st = ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
+			break;
+		}
+		if (r < 0) {
 			st = ifx_fail(ctx, IMGFETCH_E_INVALID, "%s line %u: %s", path, lineno, err);
 			break;
 		}
@@ -210,7 +220,7 @@ static imgfetch_status build_mirrors(imgfetch_ctx *ctx, const imgfetch_catalog_o
 	if (st < 0)
 		return st;
 	for (const char *const *m = o ? o->mirrors : NULL; m && *m; m++) {
-		char err[512];
+		char err[512] = "";
 		int r = mirror_table_add(t, *m, err, sizeof(err));
 		if (r == -ENOMEM)
 			return ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
@@ -254,26 +264,19 @@ imgfetch_status fail_unknown_arch(const vendor_req *req, const char *available)
 
 static const char *normalize_arch(const char *a)
 {
+	struct utsname u;
 	if (!a) {
-		struct utsname u;
-		if (uname(&u) == 0 && (strcmp(u.machine, "aarch64") == 0 || strcmp(u.machine, "arm64") == 0))
-			return "aarch64";
-		return "x86_64";
+		/* Only the machines vendors publish images for; a ppc64le host must
+		 * say which it wants rather than silently get x86_64. */
+		if (uname(&u) < 0)
+			return NULL;
+		a = u.machine;
 	}
 	if (strcmp(a, "x86_64") == 0 || strcmp(a, "amd64") == 0 || strcmp(a, "x86-64") == 0)
 		return "x86_64";
 	if (strcmp(a, "aarch64") == 0 || strcmp(a, "arm64") == 0)
 		return "aarch64";
 	return NULL;
-}
-
-static bool arch_listed(const vendor_def *v, const char *arch)
-{
-	size_t n = strlen(arch);
-	for (const char *p = v->pub.arches; (p = strstr(p, arch)); p += n)
-		if ((p == v->pub.arches || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' '))
-			return true;
-	return false;
 }
 
 void imgfetch_resolved_free(imgfetch_resolved *r)
@@ -286,6 +289,55 @@ void imgfetch_resolved_free(imgfetch_resolved *r)
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
 		free(*f[i]);
 	free(r);
+}
+
+/* True when url is one of the vendor's (mirror-aware) bases followed by a
+ * safe relative path. */
+static bool under_a_base(const vendor_req *req, const char *url)
+{
+	for (const char *const *b = req->vendor->pub.bases; b && b[0]; b += 2) {
+		char *base = vendor_url(req, b[0], "%s", "");
+		if (!base)
+			return false;
+		size_t n = strlen(base);
+		bool ok = strncmp(url, base, n) == 0 && url_path_is_safe(url + n);
+		free(base);
+		if (ok)
+			return true;
+	}
+	return false;
+}
+
+static bool hex_digest(char *s, size_t len)
+{
+	if (!s || strlen(s) != len || strspn(s, "0123456789abcdefABCDEF") != len)
+		return false;
+	for (char *p = s; *p; p++)
+		if (*p >= 'A' && *p <= 'F')
+			*p = (char)(*p - 'A' + 'a');
+	return true;
+}
+
+/* The library's promises about every resolved image, checked in one place
+ * rather than trusted to each vendor's parser. */
+static imgfetch_status check_resolved(const vendor_req *req, imgfetch_resolved *r)
+{
+	const char *name = req->vendor->pub.name;
+	if (!r->url || !r->version || !r->series)
+		return ifx_fail(req->ctx, IMGFETCH_E_FAILED, "internal error: %s resolved an incomplete image", name);
+	if (!under_a_base(req, r->url) || (r->sums_url && !under_a_base(req, r->sums_url)))
+		return ifx_fail(req->ctx, IMGFETCH_E_FORMAT, "%s: refusing %s: not a plain path below the vendor's base URLs",
+		                name, r->sums_url && under_a_base(req, r->url) ? r->sums_url : r->url);
+	if (!name_is_safe(r->series) || !name_is_safe(r->version))
+		return ifx_fail(req->ctx, IMGFETCH_E_FORMAT, "%s: refusing series/version \"%.64s\" / \"%.64s\" from the feed",
+		                name, r->series, r->version);
+	if ((r->sha256 && !hex_digest(r->sha256, 64)) || (r->sha512 && !hex_digest(r->sha512, 128)) ||
+	    (r->verifier == IMGFETCH_VERIFIER_PINNED && !r->sha256 && !r->sha512) ||
+	    (r->verifier == IMGFETCH_VERIFIER_SUMS && !r->sums_url))
+		return ifx_fail(req->ctx, IMGFETCH_E_FORMAT, "%s: the feed's digest for %s is malformed", name, r->url);
+	if (r->verifier == IMGFETCH_VERIFIER_NONE && !r->notice)
+		return ifx_fail(req->ctx, IMGFETCH_E_FAILED, "internal error: %s: trust-only without a notice", name);
+	return IMGFETCH_OK;
 }
 
 imgfetch_status imgfetch_resolve(imgfetch_ctx *ctx, const imgfetch_catalog_opts *o, const char *vendor,
@@ -303,6 +355,9 @@ imgfetch_status imgfetch_resolve(imgfetch_ctx *ctx, const imgfetch_catalog_opts 
 		                names);
 	}
 	const char *a = normalize_arch(arch);
+	if (!a && !arch)
+		return ifx_fail(ctx, IMGFETCH_E_INVALID, "this host's architecture has no vendor images; pass --arch x86_64 "
+		                "or --arch aarch64");
 	if (!a)
 		return ifx_fail(ctx, IMGFETCH_E_INVALID, "unknown architecture '%s' (x86_64 or aarch64)", arch);
 	if (!release || !release[0])
@@ -320,7 +375,7 @@ imgfetch_status imgfetch_resolve(imgfetch_ctx *ctx, const imgfetch_catalog_opts 
 	}
 	vendor_req req = { .ctx = ctx, .vendor = v, .release = release, .arch = a,
 		           .schematic = o ? o->schematic : NULL, .mirrors = &mt };
-	if (!arch_listed(v, a)) {
+	if (!word_in_list(v->pub.arches, a)) {
 		st = fail_unknown_arch(&req, v->pub.arches);
 		mirror_table_clear(&mt);
 		return st;
@@ -334,10 +389,9 @@ imgfetch_status imgfetch_resolve(imgfetch_ctx *ctx, const imgfetch_catalog_opts 
 		return ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
 	}
 	st = v->resolve(&req, r);
+	if (st == IMGFETCH_OK)
+		st = check_resolved(&req, r);
 	mirror_table_clear(&mt);
-	if (st == IMGFETCH_OK && (!r->url || !r->version || !r->series)) {
-		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "internal error: %s resolved an incomplete image", v->pub.name);
-	}
 	if (st == IMGFETCH_OK && !r->file_name) {
 		char *n = strrchr(r->url, '/');
 		if (!set_str(&r->file_name, n ? n + 1 : r->url))
@@ -361,7 +415,6 @@ static int set_or_null(json_t *o, const char *k, const char *v)
 	return json_object_set_new(o, k, v ? json_string(v) : json_null());
 }
 
-json_t *resolved_json(const imgfetch_resolved *r);
 json_t *resolved_json(const imgfetch_resolved *r)
 {
 	json_t *o = json_object();

@@ -11,7 +11,14 @@
  *   network                 whatever the transfer returned
  *
  * Parsers of feed bytes are pure functions (bytes in, values out) with size
- * caps, so that each has a libFuzzer target (tests/fuzz/fuzz_feeds.c).
+ * caps, declared in vendors/<name>.h, so that each has a libFuzzer target
+ * (tests/fuzz/fuzz_feed_<name>.c).
+ *
+ * imgfetch_resolve() checks every vendor's answer before it leaves the
+ * library: the image URL (and checksum file URL) lie below one of the
+ * vendor's bases with a safe path, series and version are safe file-name
+ * components, a pinned digest is well-formed, and trust-only comes with a
+ * notice.
  */
 #pragma once
 
@@ -67,6 +74,10 @@ char *vendor_url(const vendor_req *req, const char *key, const char *fmt, ...) _
 int mirror_table_add(mirror_table *t, const char *spec, char *err, size_t errlen);
 void mirror_table_clear(mirror_table *t);
 
+/* The resolved image as a JSON object (imgfetch_resolved_to_json, fetch.c). */
+struct json_t;
+struct json_t *resolved_json(const imgfetch_resolved *r);
+
 /* ---- fetching ---------------------------------------------------------- */
 
 /* GETs url into memory (NUL-terminated, at most max bytes). 404/410 are
@@ -74,8 +85,9 @@ void mirror_table_clear(mirror_table *t);
 imgfetch_status feed_get(const vendor_req *req, const char *url, size_t max, const char *what, char **ret,
                          size_t *ret_len);
 
-/* GETs url and discards the body; *ret_status is the last HTTP status seen
- * (also when the call fails, e.g. 402 from a server that wants payment). */
+/* GETs url and discards the body (at most 64 KiB); *ret_status is the last
+ * HTTP status seen (also when the call fails, e.g. 402 from a server that
+ * wants payment). */
 imgfetch_status feed_probe(const vendor_req *req, const char *url, long *ret_status);
 
 /* ---- directory listings ------------------------------------------------- */
@@ -101,11 +113,22 @@ int version_cmp(const char *a, const char *b);
 /* True when s is digits and dots only, starting and ending with a digit. */
 bool version_is_numeric(const char *s);
 
+/* ---- safety (safety.c) ---------------------------------------------------- */
+
+/* A relative URL path from a feed: below the base (no leading '/', no "." or
+ * ".." segment, no "//"), printable ASCII without ? # % \ : space quotes. */
+bool url_path_is_safe(const char *path);
+/* One path component usable in a file name and a URL (no leading '.'). */
+bool name_is_safe(const char *s);
+/* True when `word` is one of the space-separated words of `list`. */
+bool word_in_list(const char *list, const char *word);
+
 /* ---- resolved helpers --------------------------------------------------- */
 
 /* strdup into *field (freeing what was there); false when out of memory. */
 bool set_str(char **field, const char *value);
-/* Message for an unknown release: "<vendor> has no release 'x'; known: a, b, c". */
+/* Message for an unknown release: "<vendor> has no release 'x' for <arch>;
+ * available: a, b, c (and <the vendor's token forms>)". */
 imgfetch_status fail_unknown_release(const vendor_req *req, char *const *known, size_t n);
 /* Message for an unsupported architecture. */
 imgfetch_status fail_unknown_arch(const vendor_req *req, const char *available);

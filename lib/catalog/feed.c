@@ -16,7 +16,13 @@ imgfetch_status feed_get(const vendor_req *req, const char *url, size_t max, con
                          size_t *ret_len)
 {
 	ifx_log(req->ctx, IMGFETCH_LOG_INFO, "%s: reading %s %s", req->vendor->pub.name, what, url);
-	return xfer_fetch_mem(req->ctx, url, max, what, ret, ret_len, NULL);
+	imgfetch_status st = xfer_fetch_mem(req->ctx, url, max, what, ret, ret_len, NULL);
+	/* Callers that expect a miss (probing for a release) say better; for
+	 * the rest this is what a typo in --mirror or a partial mirror looks like. */
+	if (st == IMGFETCH_E_NOT_FOUND)
+		ifx_fail(req->ctx, st, "%s: %s %s does not exist (HTTP 404/410); is the vendor's base URL or mirror right?",
+		         req->vendor->pub.name, what, url);
+	return st;
 }
 
 /* A copied mirror tree has no index pages: a file:// directory is listed
@@ -97,25 +103,29 @@ imgfetch_status listing_get(const vendor_req *req, const char *url, char ***ret)
 	return IMGFETCH_OK;
 }
 
+/* A probe reads a small answer at most: a body past this is not a checksum. */
+#define PROBE_MAX_BYTES (64u << 10)
+
 static int discard_write(void *u, const void *buf, size_t n)
 {
-	(void)u;
+	size_t *seen = u;
 	(void)buf;
-	(void)n;
-	return 0;
+	*seen += n;
+	return *seen > PROBE_MAX_BYTES ? -EFBIG : 0;
 }
 
 static int discard_reset(void *u)
 {
-	(void)u;
+	*(size_t *)u = 0;
 	return 0;
 }
 
 imgfetch_status feed_probe(const vendor_req *req, const char *url, long *ret_status)
 {
 	ifx_log(req->ctx, IMGFETCH_LOG_INFO, "%s: probing %s", req->vendor->pub.name, url);
-	xfer_request xr = { .url = url };
-	xfer_sink sink = { .write = discard_write, .reset = discard_reset };
+	xfer_request xr = { .url = url, .max_size = PROBE_MAX_BYTES };
+	size_t seen = 0;
+	xfer_sink sink = { .write = discard_write, .reset = discard_reset, .u = &seen };
 	xfer_result res = { 0 };
 	imgfetch_status st = xfer_run(req->ctx, &xr, &sink, &res);
 	*ret_status = res.http_status;

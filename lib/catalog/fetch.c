@@ -18,7 +18,6 @@
 #include "util/cleanup.h"
 #include "util/fileio.h"
 
-json_t *resolved_json(const imgfetch_resolved *r);
 
 static const char *out_ext(const imgfetch_resolved *r, imgfetch_fetch_format f)
 {
@@ -157,10 +156,11 @@ imgfetch_status imgfetch_fetch(imgfetch_ctx *ctx, const imgfetch_fetch_opts *o, 
 	size_t dl = strlen(dir);
 	const char *sep = dir[dl - 1] == '/' ? "" : "/";
 	if (asprintf(&r->path, "%s%s%s-%s-%s.%s.%s", dir, sep, img->vendor, img->series, img->version, img->arch,
-	             out_ext(img, o->format)) < 0 ||
-	    asprintf(&r->metadata_path, "%s%s%s-%s-%s.%s.%s.json", dir, sep, img->vendor, img->series, img->version,
-	             img->arch, out_ext(img, o->format)) < 0) {
-		r->path = r->metadata_path = NULL;
+	             out_ext(img, o->format)) < 0)
+		r->path = NULL;
+	if (r->path && asprintf(&r->metadata_path, "%s.json", r->path) < 0)
+		r->metadata_path = NULL;
+	if (!r->path || !r->metadata_path) {
 		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
 		goto fail;
 	}

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Directory listings: the HTML index pages of nginx, Apache and lighttpd,
- * or any page of links. Only href attributes are read; the rest of the page
+ * or any page of links. Names that could not be used verbatim in a URL or a
+ * file name are dropped (no vendor publishes such names). Only href attributes are read; the rest of the page
  * is ignored, so a theme change on a mirror does not break it.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -78,8 +80,15 @@ static char *child_name(const char *v, size_t n)
 		out[o++] = c;
 	}
 	out[o] = '\0';
-	if (strcmp(out, "../") == 0 || strcmp(out, "..") == 0 || strcmp(out, ".") == 0 || strcmp(out, "./") == 0 ||
-	    o == 0 || strcmp(out, "/") == 0)
+	/* Decoded names end up in URLs and file names: only plain ones (no
+	 * "..", no escapes, spaces, queries or hidden files) are kept. */
+	bool dir = o > 0 && out[o - 1] == '/';
+	if (dir)
+		out[o - 1] = '\0';
+	bool ok = name_is_safe(out);
+	if (dir)
+		out[o - 1] = '/';
+	if (!ok)
 		goto skip;
 	return out;
 skip:

@@ -100,6 +100,31 @@ def test_profiles(t):
     t.run("resolve", "--profile", t.tmp / "missing.toml").expect_rc(5)
 
 
+def test_hostile_feed_values(t):
+    """Feed values become URLs and file names: a branch or name that would
+    leave the mirror or change the request is never used."""
+    m = VendorMirror(t.tmp / "mirror", ["alpine"])
+    ng = t.nginx(m.root, extra_conf=AUTOINDEX)
+    args = m.mirror_args(ng)
+    feed = m.root / "alpine" / "www" / "releases.json"
+    doc = json.loads(feed.read_text())
+    for bad in ("v3.23/../../../etc", "v3.23?x=1", "v3.23 x", "3.23"):
+        doc["latest_stable"] = bad
+        doc["release_branches"][2]["rel_branch"] = bad
+        feed.write_text(json.dumps(doc))
+        r = t.run("resolve", "alpine", *args)
+        check(r.rc in (5, 6), "branch %r refused (rc %s): %r" % (bad, r.rc, r.stderr))
+        check(not any(e.path and ".." in e.path for e in ng.log()), "no request left the vendor tree")
+    cloud = m.root / "alpine" / "cdn" / "v3.22" / "releases" / "cloud"
+    for name in ("nocloud_alpine-3.22.4-x86_64-uefi-cloudinit-r 9.qcow2", "nocloud_alpine-3.22.4-x86_64-uefi-cloudinit-r9.qcow2?x"):
+        try:
+            (cloud / name).write_bytes(b"x")
+        except OSError:
+            continue
+    j = t.run("resolve", "alpine", "3.22", "--json", *args).ok().json()
+    eq(j["file_name"], "nocloud_alpine-3.22.4-x86_64-uefi-cloudinit-r1.qcow2", "odd names in the listing ignored")
+
+
 def test_usage_errors(t):
     t.run("resolve").expect_rc(2)
     t.run("resolve", "alpine", "latest", "extra").expect_rc(2)
@@ -107,5 +132,7 @@ def test_usage_errors(t):
     t.run("resolve", "alpine", "--dry-run").expect_rc(2)
     t.run("fetch", "alpine", "--format", "vhd").expect_rc(2)
     t.run("resolve", "talos", "--schematic", "xyz").expect_rc(2)
+    t.run("resolve", "alpine", "--schematic", "0" * 64).expect_rc(2)
+    t.run("resolve", "--profile", "p.toml", "--arch", "aarch64").expect_rc(2)
     r = t.run("fetch", "--help").ok()
     check("--expected-sha256" in r.stdout and "--mirror" in r.stdout, "fetch --help")

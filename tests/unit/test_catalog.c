@@ -52,18 +52,32 @@ static void listings(void)
 		"<a href='CHECKSUM'>CHECKSUM</a> <A HREF=plain.txt>p</A>\n"
 		"<a href=\"?C=N;O=D\">Name</a><a href=\"/abs/\">abs</a><a href=\"http://x/y\">x</a>\n"
 		"<a href=\"sub/deeper.txt\">d</a><a href=\"./dot.txt\">d</a><a href=\"x&amp;y\">e</a>\n"
-		"<a href=\"%2e%2e/\">enc</a><a href=\"bad%2fslash\">s</a></pre></body></html>";
+		"<a href=\"%2e%2e/\">enc</a><a href=\"bad%2fslash\">s</a><a href=\"q%3Fx.qcow2\">q</a>"
+		"<a href=\".hidden\">h</a><a href=\"%25.img\">p</a></pre></body></html>";
 	char **v = NULL;
 	TAP_CHECK_INT_EQ(listing_parse(html, strlen(html), &v), 0, "nginx/apache style listing parses");
-	const char *want[] = { "v3.23/", "a b.qcow2", "CHECKSUM", "plain.txt", "dot.txt", "x&y", NULL };
+	const char *want[] = { "v3.23/", "CHECKSUM", "plain.txt", "dot.txt", "x&y", NULL };
 	size_t n = strv_len(v);
-	TAP_CHECK_INT_EQ(n, 6, "six direct children");
+	TAP_CHECK_INT_EQ(n, 5, "five usable direct children");
 	for (size_t i = 0; want[i] && i < n; i++)
 		TAP_CHECK_STR_EQ(v[i], want[i], "entry %zu", i);
 	strv_free(v);
 	TAP_CHECK_INT_EQ(listing_parse("", 0, &v), 0, "empty page");
 	TAP_CHECK_INT_EQ(strv_len(v), 0, "has no entries");
 	strv_free(v);
+}
+
+static void safety(void)
+{
+	TAP_CHECK(url_path_is_safe("trixie/20260110-2350/debian-13-genericcloud-amd64-20260110-2350.qcow2"), "dated ref");
+	const char *bad[] = { "", "/etc/passwd", "a/../b", "..", "a/./b", "a//b", "a?b", "a#b", "a b", "a%2e", "a\\b",
+		              "http://x", "a\tb", "\x7f", "\xc3\xa9" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		TAP_CHECK(!url_path_is_safe(bad[i]), "unsafe path %zu refused", i);
+	TAP_CHECK(name_is_safe("3.23.4") && !name_is_safe("a/b") && !name_is_safe(".x") && !name_is_safe("a b"),
+	          "file-name components");
+	TAP_CHECK(word_in_list("x86_64 aarch64", "aarch64") && !word_in_list("x86_64_v2 aarch64", "x86_64") &&
+	          !word_in_list("", "x86_64"), "whole words only");
 }
 
 static void profiles(void)
@@ -107,6 +121,7 @@ int main(void)
 	versions();
 	uuids();
 	listings();
+	safety();
 	profiles();
 	mirrors();
 	return tap_done();

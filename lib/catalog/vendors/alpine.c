@@ -100,8 +100,10 @@ int alpine_parse_releases(const char *text, size_t len, const char *release, alp
 	json_array_foreach(branches, i, b) {
 		const char *name = json_string_value(json_object_get(b, "rel_branch"));
 		const char *first = first_release(b);
-		if (!name || !first || !json_is_array(json_object_get(b, "arches")))
-			continue; /* edge, or a branch not released yet */
+		/* Only "v<X.Y>": the branch becomes a path on the mirror. */
+		if (!name || name[0] != 'v' || !version_is_numeric(name + 1) || strchr(name + 1, '.') != strrchr(name, '.') ||
+		    !first || !json_is_array(json_object_get(b, "arches")))
+			continue; /* edge, a branch not released yet, or nonsense */
 		if (r == -ENOENT && want_branch[0] && strcmp(name, want_branch) == 0)
 			r = fill(b, first, ret);
 		json_t *rel;
@@ -132,6 +134,8 @@ char *alpine_pick_image(char *const *listing, const char *version, const char *a
 	for (size_t i = 0; listing && listing[i]; i++) {
 		const char *n = listing[i];
 		if (strncmp(n, prefix, pl) != 0)
+			continue;
+		if (n[pl] < '0' || n[pl] > '9')
 			continue;
 		char *end;
 		long rev = strtol(n + pl, &end, 10);
@@ -171,7 +175,7 @@ static imgfetch_status resolve(const vendor_req *req, imgfetch_resolved *r)
 
 	char **names = NULL;
 	_cleanup_free_ char *dir = NULL, *file = NULL;
-	if (!strstr(p.arches, req->arch)) {
+	if (!word_in_list(p.arches, req->arch)) {
 		st = fail_unknown_arch(req, p.arches);
 		goto out;
 	}

@@ -27,8 +27,9 @@ static bool is_build(const char *s, size_t l)
 {
 	if (l == 0 || l > BUILD_MAX)
 		return false;
+	/* YYYYMMDD.N: a fixed-width date, so that "99.1" is not a build. */
 	size_t d = strspn(s, "0123456789");
-	if (d == 0 || d >= l || s[d] != '.')
+	if (d != 8 || d >= l || s[d] != '.')
 		return false;
 	size_t d2 = strspn(s + d + 1, "0123456789");
 	return d2 > 0 && d + 1 + d2 == l;
@@ -36,7 +37,7 @@ static bool is_build(const char *s, size_t l)
 
 static int cmp_desc(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)b, *(char *const *)a);
+	return version_cmp(*(char *const *)b, *(char *const *)a);
 }
 
 int arch_pick_build(char *const *listing, const char *release, char **ret, char ***known)

@@ -196,13 +196,13 @@ static imgfetch_status resolve(const vendor_req *req, imgfetch_resolved *r)
 	r->verifier = IMGFETCH_VERIFIER_SUMS;
 	/* version: "10-20260720.0" from "CentOS-Stream-GenericCloud-10-20260720.0.x86_64.qcow2" */
 	const char *b = file + strlen("CentOS-Stream-GenericCloud-");
-	char version[STREAM_MAX + 16];
-	snprintf(version, sizeof(version), "%.*s", (int)(strlen(b) - strlen(req->arch) - strlen("..qcow2")), b);
-	if (!(r->url = vendor_url(req, "cloud", "%s-stream/%s/images/%s", stream, req->arch, file)) ||
+	char *version = strndup(b, strlen(b) - strlen(req->arch) - strlen("..qcow2"));
+	if (!version || !(r->url = vendor_url(req, "cloud", "%s-stream/%s/images/%s", stream, req->arch, file)) ||
 	    !set_str(&r->version, version) || !set_str(&r->sums_url, sums_url) || !set_str(&r->series, stream) ||
 	    !set_str(&r->file_name, file) ||
 	    !set_str(&r->description, "CentOS Stream Generic Cloud image (cloud-init)"))
 		st = ifx_fail(req->ctx, IMGFETCH_E_FAILED, "out of memory");
+	free(version);
 out:
 	strv_free(cands);
 	return st;

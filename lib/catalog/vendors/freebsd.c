@@ -163,7 +163,7 @@ static imgfetch_status resolve(const vendor_req *req, imgfetch_resolved *r)
 	char arches[64];
 	arches_of(names, arches, sizeof(arches));
 	strv_free(names);
-	if (!strstr(arches, req->arch))
+	if (!word_in_list(arches, req->arch))
 		return fail_unknown_arch(req, arches);
 
 	char file[160];

@@ -66,9 +66,15 @@ int opensuse_parse_dir(const char *text, size_t len, char ***ret)
 			r = -EBADMSG;
 			break;
 		}
-		/* Same rules as listing_parse: direct children only. */
-		const char *slash = strchr(name, '/');
-		if (!name[0] || name[0] == '/' || strstr(name, "..") || strchr(name, '?') || (slash && slash[1]))
+		/* Same rules as listing_parse: plain direct children only. */
+		size_t nl = strlen(name);
+		char plain[256];
+		if (nl == 0 || nl >= sizeof(plain))
+			continue;
+		memcpy(plain, name, nl + 1);
+		if (plain[nl - 1] == '/')
+			plain[nl - 1] = '\0';
+		if (!name_is_safe(plain))
 			continue;
 		if ((r = add(&v, &n, name)) < 0)
 			break;

@@ -182,9 +182,13 @@ int oracle_parse_html(const char *html, size_t len, const char *arch, unsigned m
 		const char *he = memchr(h, '"', (size_t)(end - h));
 		if (!he || he - h >= (long)sizeof(best_path))
 			break;
-		const char *t = find_after(he, end, "class=\"kvm-sha256\">");
-		if (!t || end - t < 64)
-			break;
+		/* The digest of this row: before the next row's image. */
+		const char *next = find_after(he, end, "class=\"kvm-image\"");
+		const char *t = find_after(he, next ? next : end, "class=\"kvm-sha256\">");
+		if (!t || end - t < 64) {
+			p = he;
+			continue;
+		}
 		p = t;
 		char href[512], sum[65];
 		snprintf(href, sizeof(href), "%.*s", (int)(he - h), h);

@@ -197,7 +197,7 @@ const vendor_def vendor_rocky = {
 		.arches = "x86_64 aarch64",
 		.format = "qcow2",
 		.verifier = "CHECKSUM (BSD) in the image directory",
-		.homepage = "https://rocky.org",
+		.homepage = "https://rockylinux.org",
 		.bases = bases,
 	},
 	.resolve = resolve,

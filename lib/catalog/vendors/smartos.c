@@ -69,7 +69,7 @@ int smartos_parse_latest(const char *text, size_t len, char *out, size_t outlen)
 
 static int cmp_desc(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)b, *(char *const *)a);
+	return version_cmp(*(char *const *)b, *(char *const *)a);
 }
 
 static int add(char ***v, size_t *n, const char *s)

@@ -146,7 +146,8 @@ static imgfetch_status unknown_release(const vendor_req *req)
 	if (url && feed_get(req, url, FEED_MAX_BYTES, "version list", &text, &len) == IMGFETCH_OK)
 		known = talos_parse_versions(text, len, 12);
 	char *fallback[] = { (char *)"latest", NULL };
-	imgfetch_status st = fail_unknown_release(req, known ? known : fallback, known ? strv_len(known) : 1);
+	bool have = known && known[0];
+	imgfetch_status st = fail_unknown_release(req, have ? known : fallback, have ? strv_len(known) : 1);
 	strv_free(known);
 	return st;
 }

@@ -84,7 +84,7 @@ static json_t *newest_disk(json_t *product, const char **serial)
 		if (!is_serial(key) || !is_safe_path(json_string_value(json_object_get(item, "path"))) ||
 		    !is_sha256(json_string_value(json_object_get(item, "sha256"))))
 			continue;
-		if (!*serial || strcmp(key, *serial) > 0) {
+		if (!*serial || version_cmp(key, *serial) > 0) {
 			*serial = key;
 			best = item;
 		}

@@ -101,6 +101,12 @@ imgfetch_status feed_probe(const vendor_req *req, const char *url, long *ret_sta
 int listing_parse(const char *html, size_t len, char ***ret);
 void strv_free(char **v);
 size_t strv_len(char *const *v);
+/* Appends a copy of s to the NULL-terminated list *v of *n strings (both
+ * updated; *v may start NULL). 0, -ENOMEM, or -EFBIG past
+ * LISTING_MAX_ENTRIES. On failure *v stays a valid list to free. */
+int strv_push(char ***v, size_t *n, const char *s);
+/* The same, unless an equal string is already in the list. */
+int strv_push_unique(char ***v, size_t *n, const char *s);
 
 /* Fetches and parses the listing at url (which ends in '/'). */
 imgfetch_status listing_get(const vendor_req *req, const char *url, char ***ret);

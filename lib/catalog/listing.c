@@ -28,6 +28,28 @@ size_t strv_len(char *const *v)
 	return n;
 }
 
+int strv_push(char ***v, size_t *n, const char *s)
+{
+	if (*n >= LISTING_MAX_ENTRIES)
+		return -EFBIG;
+	char **nv = realloc(*v, (*n + 2) * sizeof(**v));
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	if (!(nv[*n] = strdup(s)))
+		return -ENOMEM;
+	nv[++*n] = NULL;
+	return 0;
+}
+
+int strv_push_unique(char ***v, size_t *n, const char *s)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*v)[i], s) == 0)
+			return 0;
+	return strv_push(v, n, s);
+}
+
 static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')

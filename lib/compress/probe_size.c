@@ -8,6 +8,8 @@
 #include "compress/decompress.h"
 #include "compress/xz_index.h"
 #include "util/bytes.h"
+#include "util/strutil.h"
+#include "util/fileio.h"
 
 #include <errno.h>
 #include <lzma.h>
@@ -26,43 +28,16 @@
 #define ZSTD_SKIPPABLE_MASK 0xfffffff0u
 #define ZSTD_SKIPPABLE_START 0x184d2a50u
 
-__attribute__((format(printf, 4, 5))) static int probe_fail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
 /* Reads len bytes at off, fewer only at the end of the file (unlike
  * util/fileio.h's pread_full: a short file is an answer here, not an error). */
-static ssize_t pread_upto(int fd, void *buf, size_t len, uint64_t off)
-{
-	size_t got = 0;
-	while (got < len) {
-		ssize_t n = pread(fd, (uint8_t *)buf + got, len - got, (off_t)(off + got));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
-
 static int file_size(int fd, uint64_t *ret, char *err, size_t errlen)
 {
 	struct stat st;
 	if (fstat(fd, &st) < 0)
-		return probe_fail(err, errlen, -errno, "cannot stat the file: %s", strerror(errno));
+		return errmsg(err, errlen, -errno, "cannot stat the file: %s", strerror(errno));
 	/* Sizes come from the end of the file (xz) or need it as a bound (zstd). */
 	if (!S_ISREG(st.st_mode))
-		return probe_fail(err, errlen, -ENOTSUP, "not a regular file: the size can only be found by decoding");
+		return errmsg(err, errlen, -ENOTSUP, "not a regular file: the size can only be found by decoding");
 	*ret = (uint64_t)st.st_size;
 	return 0;
 }
@@ -89,25 +64,25 @@ static int zstd_skip_blocks(int fd, uint64_t pos, uint64_t size, bool checksum, 
 		uint8_t h[3];
 		ssize_t n = pread_upto(fd, h, sizeof(h), pos);
 		if (n < 0)
-			return probe_fail(err, errlen, -errno, "cannot read at byte %llu: %s", (unsigned long long)pos,
+			return errmsg(err, errlen, -errno, "cannot read at byte %llu: %s", (unsigned long long)pos,
 			                  strerror(errno));
 		if (n < (ssize_t)sizeof(h))
-			return probe_fail(err, errlen, -EBADMSG, "zstd frame %llu is truncated", (unsigned long long)frame);
+			return errmsg(err, errlen, -EBADMSG, "zstd frame %llu is truncated", (unsigned long long)frame);
 		uint32_t hdr = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16;
 		uint32_t type = (hdr >> 1) & 3, bsize = hdr >> 3;
 		if (type == 3 || bsize > ZSTD_BLOCKSIZE_MAX)
-			return probe_fail(err, errlen, -EBADMSG, "zstd frame %llu has an invalid block at byte %llu",
+			return errmsg(err, errlen, -EBADMSG, "zstd frame %llu has an invalid block at byte %llu",
 			                  (unsigned long long)frame, (unsigned long long)pos);
 		pos += sizeof(h) + (type == 1 ? 1 : bsize);
 		if (pos > size)
-			return probe_fail(err, errlen, -EBADMSG, "zstd frame %llu is truncated", (unsigned long long)frame);
+			return errmsg(err, errlen, -EBADMSG, "zstd frame %llu is truncated", (unsigned long long)frame);
 		if (hdr & 1)
 			break;
 	}
 	if (checksum)
 		pos += 4;
 	if (pos > size)
-		return probe_fail(err, errlen, -EBADMSG, "zstd frame %llu is truncated", (unsigned long long)frame);
+		return errmsg(err, errlen, -EBADMSG, "zstd frame %llu is truncated", (unsigned long long)frame);
 	*ret_end = pos;
 	return 0;
 }
@@ -116,43 +91,43 @@ static int probe_zstd(int fd, uint64_t size, uint64_t *ret_size, char *err, size
 {
 	uint64_t off = 0, total = 0, frames = 0;
 	if (size == 0)
-		return probe_fail(err, errlen, -EBADMSG, "zstd: the file is empty");
+		return errmsg(err, errlen, -EBADMSG, "zstd: the file is empty");
 	while (off < size) {
 		if (frames == ZSTD_MAX_FRAMES)
-			return probe_fail(err, errlen, -ENOTSUP, "zstd: more than %u frames", ZSTD_MAX_FRAMES);
+			return errmsg(err, errlen, -ENOTSUP, "zstd: more than %u frames", ZSTD_MAX_FRAMES);
 		uint8_t h[ZSTD_FRAMEHEADERSIZE_MAX];
 		ssize_t n = pread_upto(fd, h, sizeof(h), off);
 		if (n < 0)
-			return probe_fail(err, errlen, -errno, "cannot read at byte %llu: %s", (unsigned long long)off,
+			return errmsg(err, errlen, -errno, "cannot read at byte %llu: %s", (unsigned long long)off,
 			                  strerror(errno));
 		uint32_t magic = n >= 4 ? le32(h) : 0;
 		if ((magic & ZSTD_SKIPPABLE_MASK) == ZSTD_SKIPPABLE_START) {
 			/* Skippable: 8-byte header with the content size, no output. */
 			if (n < 8 || le32(h + 4) > size - off - 8)
-				return probe_fail(err, errlen, -EBADMSG, "zstd: skippable frame at byte %llu is truncated",
+				return errmsg(err, errlen, -EBADMSG, "zstd: skippable frame at byte %llu is truncated",
 				                  (unsigned long long)off);
 			off += 8 + (uint64_t)le32(h + 4);
 			frames++;
 			continue;
 		}
 		if (magic != ZSTD_MAGICNUMBER)
-			return probe_fail(err, errlen, -EBADMSG, "zstd: no frame at byte %llu (trailing garbage?)",
+			return errmsg(err, errlen, -EBADMSG, "zstd: no frame at byte %llu (trailing garbage?)",
 			                  (unsigned long long)off);
 		ZSTD_frameHeader fh;
 		size_t zr = ZSTD_getFrameHeader(&fh, h, (size_t)n);
 		if (ZSTD_isError(zr))
-			return probe_fail(err, errlen, -EBADMSG, "zstd: frame %llu at byte %llu: %s", (unsigned long long)frames,
+			return errmsg(err, errlen, -EBADMSG, "zstd: frame %llu at byte %llu: %s", (unsigned long long)frames,
 			                  (unsigned long long)off, ZSTD_getErrorName(zr));
 		if (zr > 0)
-			return probe_fail(err, errlen, -EBADMSG, "zstd frame %llu is truncated", (unsigned long long)frames);
+			return errmsg(err, errlen, -EBADMSG, "zstd frame %llu is truncated", (unsigned long long)frames);
 		if (fh.frameContentSize == ZSTD_CONTENTSIZE_UNKNOWN)
-			return probe_fail(err, errlen, -ENOTSUP, "zstd frame %llu does not record its size",
+			return errmsg(err, errlen, -ENOTSUP, "zstd frame %llu does not record its size",
 			                  (unsigned long long)frames);
 		if (fh.frameContentSize == ZSTD_CONTENTSIZE_ERROR)
-			return probe_fail(err, errlen, -EBADMSG, "zstd frame %llu has an invalid header",
+			return errmsg(err, errlen, -EBADMSG, "zstd frame %llu has an invalid header",
 			                  (unsigned long long)frames);
 		if (fh.frameContentSize > UINT64_MAX - total)
-			return probe_fail(err, errlen, -EBADMSG, "zstd: the frame sizes add up to more than 2^64 bytes");
+			return errmsg(err, errlen, -EBADMSG, "zstd: the frame sizes add up to more than 2^64 bytes");
 		total += fh.frameContentSize;
 		int r = zstd_skip_blocks(fd, off + fh.headerSize, size, fh.checksumFlag != 0, frames, &off, err, errlen);
 		if (r < 0)
@@ -179,12 +154,12 @@ int compress_probe_size(int fd, compress_kind k, uint64_t *ret_size, char *err, 
 		r = file_size(fd, &size, err, errlen);
 		return r < 0 ? r : probe_zstd(fd, size, ret_size, err, errlen);
 	case COMPRESS_GZIP:
-		return probe_fail(err, errlen, -ENOTSUP,
+		return errmsg(err, errlen, -ENOTSUP,
 		                  "gzip does not record the uncompressed size (ISIZE is only the size modulo 4 GiB)");
 	case COMPRESS_BZIP2:
-		return probe_fail(err, errlen, -ENOTSUP, "bzip2 does not record the uncompressed size");
+		return errmsg(err, errlen, -ENOTSUP, "bzip2 does not record the uncompressed size");
 	case COMPRESS_NONE:
 		break;
 	}
-	return probe_fail(err, errlen, -EINVAL, "not a compressed stream");
+	return errmsg(err, errlen, -EINVAL, "not a compressed stream");
 }

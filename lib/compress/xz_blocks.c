@@ -2,6 +2,7 @@
 #include "compress/xz_blocks.h"
 #include "compress/xz_index.h"
 #include "util/fileio.h"
+#include "util/strutil.h"
 
 #include <errno.h>
 #include <lzma.h>
@@ -48,17 +49,6 @@ struct xz_block_reader {
 	uint8_t *in;
 };
 
-__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
 static void free_filters(lzma_filter *filters)
 {
 	for (size_t i = 0; i < LZMA_FILTERS_MAX && filters[i].id != LZMA_VLI_UNKNOWN; i++) {
@@ -78,28 +68,28 @@ static int read_header(const xz_blocks *b, size_t i, lzma_block *block, lzma_fil
 	filters[0].id = LZMA_VLI_UNKNOWN;
 	int r = pread_full(b->fd, hdr, 1, x->file_off);
 	if (r < 0)
-		return fail(err, errlen, r, "xz: cannot read block %zu at byte %llu: %s", i + 1,
+		return errmsg(err, errlen, r, "xz: cannot read block %zu at byte %llu: %s", i + 1,
 		            (unsigned long long)x->file_off, strerror(-r));
 	if (hdr[0] == 0x00)
-		return fail(err, errlen, -EBADMSG, "xz: no block header at byte %llu where the index puts block %zu",
+		return errmsg(err, errlen, -EBADMSG, "xz: no block header at byte %llu where the index puts block %zu",
 		            (unsigned long long)x->file_off, i + 1);
 	*block = (lzma_block){ .version = 1, .check = x->check, .filters = filters };
 	block->header_size = lzma_block_header_size_decode(hdr[0]);
 	if (block->header_size > x->unpadded)
-		return fail(err, errlen, -EBADMSG, "xz: block %zu is smaller than its header", i + 1);
+		return errmsg(err, errlen, -EBADMSG, "xz: block %zu is smaller than its header", i + 1);
 	if ((r = pread_full(b->fd, hdr + 1, block->header_size - 1, x->file_off + 1)) < 0)
-		return fail(err, errlen, r, "xz: cannot read block %zu's header: %s", i + 1, strerror(-r));
+		return errmsg(err, errlen, r, "xz: cannot read block %zu's header: %s", i + 1, strerror(-r));
 	lzma_ret ret = lzma_block_header_decode(block, NULL, hdr);
 	if (ret != LZMA_OK) {
 		filters[0].id = LZMA_VLI_UNKNOWN; /* nothing allocated on failure */
-		return fail(err, errlen, ret == LZMA_OPTIONS_ERROR ? -ENOTSUP : -EBADMSG,
+		return errmsg(err, errlen, ret == LZMA_OPTIONS_ERROR ? -ENOTSUP : -EBADMSG,
 		            "xz: block %zu at byte %llu has %s header", i + 1, (unsigned long long)x->file_off,
 		            ret == LZMA_OPTIONS_ERROR ? "an unsupported" : "a corrupt");
 	}
 	if (lzma_block_compressed_size(block, x->unpadded) != LZMA_OK ||
 	    (block->uncompressed_size != LZMA_VLI_UNKNOWN && block->uncompressed_size != x->out_len)) {
 		free_filters(filters);
-		return fail(err, errlen, -EBADMSG, "xz: block %zu's header disagrees with the index about its size", i + 1);
+		return errmsg(err, errlen, -EBADMSG, "xz: block %zu's header disagrees with the index about its size", i + 1);
 	}
 	block->uncompressed_size = x->out_len;
 	return 0;
@@ -109,9 +99,9 @@ int xz_blocks_open(int fd, xz_blocks **ret, char *err, size_t errlen)
 {
 	struct stat st;
 	if (fstat(fd, &st) < 0)
-		return fail(err, errlen, -errno, "cannot stat the file: %s", strerror(errno));
+		return errmsg(err, errlen, -errno, "cannot stat the file: %s", strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return fail(err, errlen, -ENOTSUP, "not a regular file");
+		return errmsg(err, errlen, -ENOTSUP, "not a regular file");
 	lzma_index *idx = NULL;
 	int r = xz_read_index(fd, (uint64_t)st.st_size, &idx, err, errlen);
 	if (r < 0)
@@ -119,13 +109,13 @@ int xz_blocks_open(int fd, xz_blocks **ret, char *err, size_t errlen)
 	lzma_vli count = lzma_index_block_count(idx);
 	if (count > XZ_MAX_BLOCKS) {
 		lzma_index_end(idx, NULL);
-		return fail(err, errlen, -ENOTSUP, "xz: more than %zu blocks", XZ_MAX_BLOCKS);
+		return errmsg(err, errlen, -ENOTSUP, "xz: more than %zu blocks", XZ_MAX_BLOCKS);
 	}
 	xz_blocks *b = calloc(1, sizeof(*b));
 	if (!b || !(b->blk = calloc(count ? (size_t)count : 1, sizeof(*b->blk)))) {
 		free(b);
 		lzma_index_end(idx, NULL);
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
 	}
 	b->fd = fd;
 	b->size = lzma_index_uncompressed_size(idx);
@@ -153,7 +143,7 @@ int xz_blocks_open(int fd, xz_blocks **ret, char *err, size_t errlen)
 		free_filters(filters);
 		if (mem == UINT64_MAX) {
 			xz_blocks_free(b);
-			return fail(err, errlen, -ENOTSUP, "xz: block %zu uses unsupported filters", i + 1);
+			return errmsg(err, errlen, -ENOTSUP, "xz: block %zu uses unsupported filters", i + 1);
 		}
 		if (mem > b->memusage)
 			b->memusage = mem;
@@ -224,7 +214,7 @@ int xz_block_begin(xz_block_reader *r, size_t i, char *err, size_t errlen)
 	/* Re-initialising the same lzma_stream reuses its dictionary. */
 	lzma_ret ret = lzma_block_decoder(&r->s, &r->block);
 	if (ret != LZMA_OK)
-		return fail(err, errlen, ret == LZMA_MEM_ERROR ? -ENOMEM : -ENOTSUP,
+		return errmsg(err, errlen, ret == LZMA_MEM_ERROR ? -ENOMEM : -ENOTSUP,
 		            "xz: cannot start decoding block %zu (liblzma error %d)", i + 1, (int)ret);
 	const xz_block_info *x = &r->b->blk[i];
 	r->cur = i;
@@ -245,7 +235,7 @@ int xz_block_read(xz_block_reader *r, uint8_t *buf, size_t cap, size_t *got, cha
 			size_t n = r->in_left < XZ_IN_CHUNK ? (size_t)r->in_left : XZ_IN_CHUNK;
 			int e = pread_full(r->b->fd, r->in, n, r->next_in);
 			if (e < 0) {
-				rc = fail(err, errlen, e, "xz: cannot read block %zu at byte %llu: %s", r->cur + 1,
+				rc = errmsg(err, errlen, e, "xz: cannot read block %zu at byte %llu: %s", r->cur + 1,
 				          (unsigned long long)r->next_in, strerror(-e));
 				break;
 			}
@@ -259,14 +249,14 @@ int xz_block_read(xz_block_reader *r, uint8_t *buf, size_t cap, size_t *got, cha
 			/* Block padding and check are part of the block: nothing may
 			 * be left over, and the output must be what the index says. */
 			if (r->s.avail_in != 0 || r->in_left != 0 || r->s.total_out != x->out_len)
-				rc = fail(err, errlen, -EBADMSG, "xz: block %zu at byte %llu does not match the index", r->cur + 1,
+				rc = errmsg(err, errlen, -EBADMSG, "xz: block %zu at byte %llu does not match the index", r->cur + 1,
 				          (unsigned long long)x->file_off);
 			else
 				rc = 1;
 			break;
 		}
 		if (ret != LZMA_OK) {
-			rc = fail(err, errlen, ret == LZMA_MEM_ERROR ? -ENOMEM : -EBADMSG,
+			rc = errmsg(err, errlen, ret == LZMA_MEM_ERROR ? -ENOMEM : -EBADMSG,
 			          "xz: block %zu at byte %llu is corrupt%s", r->cur + 1, (unsigned long long)x->file_off,
 			          ret == LZMA_BUF_ERROR ? " (it ends early)" : "");
 			break;

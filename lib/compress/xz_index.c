@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "compress/xz_index.h"
+#include "util/strutil.h"
+#include "util/fileio.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -13,34 +15,6 @@
  * big allocation. */
 #define XZ_INDEX_MEMLIMIT (UINT64_C(64) << 20)
 #define XZ_READ_SIZE ((size_t)64 << 10)
-
-__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
-/* Reads len bytes at off, fewer only at the end of the file. */
-static ssize_t pread_upto(int fd, void *buf, size_t len, uint64_t off)
-{
-	size_t got = 0;
-	while (got < len) {
-		ssize_t n = pread(fd, (uint8_t *)buf + got, len - got, (off_t)(off + got));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
 
 static const char *xz_reason(lzma_ret ret)
 {
@@ -63,7 +37,7 @@ int xz_read_index(int fd, uint64_t size, lzma_index **ret_index, char *err, size
 	int r;
 	lzma_ret ret = lzma_file_info_decoder(&s, &idx, XZ_INDEX_MEMLIMIT, size);
 	if (ret != LZMA_OK) {
-		r = fail(err, errlen, ret == LZMA_MEM_ERROR ? -ENOMEM : -EINVAL, "cannot start the xz index reader");
+		r = errmsg(err, errlen, ret == LZMA_MEM_ERROR ? -ENOMEM : -EINVAL, "cannot start the xz index reader");
 		goto out;
 	}
 	/* The decoder says where it wants to read next (LZMA_SEEK_NEEDED):
@@ -73,12 +47,12 @@ int xz_read_index(int fd, uint64_t size, lzma_index **ret_index, char *err, size
 		if (s.avail_in == 0) {
 			ssize_t n = pread_upto(fd, buf, XZ_READ_SIZE, pos);
 			if (n < 0) {
-				r = fail(err, errlen, -errno, "cannot read at byte %llu: %s", (unsigned long long)pos,
+				r = errmsg(err, errlen, -errno, "cannot read at byte %llu: %s", (unsigned long long)pos,
 				               strerror(errno));
 				goto out;
 			}
 			if (n == 0) {
-				r = fail(err, errlen, -EBADMSG, "xz: the file ended at byte %llu while reading its index",
+				r = errmsg(err, errlen, -EBADMSG, "xz: the file ended at byte %llu while reading its index",
 				               (unsigned long long)pos);
 				goto out;
 			}
@@ -97,12 +71,12 @@ int xz_read_index(int fd, uint64_t size, lzma_index **ret_index, char *err, size
 		if (ret == LZMA_OK)
 			continue;
 		if (ret == LZMA_MEM_ERROR)
-			r = fail(err, errlen, -ENOMEM, "xz: out of memory reading the index");
+			r = errmsg(err, errlen, -ENOMEM, "xz: out of memory reading the index");
 		else if (ret == LZMA_MEMLIMIT_ERROR)
-			r = fail(err, errlen, -ENOTSUP, "xz: the index needs more than %llu MiB of memory",
+			r = errmsg(err, errlen, -ENOTSUP, "xz: the index needs more than %llu MiB of memory",
 			               (unsigned long long)(XZ_INDEX_MEMLIMIT >> 20));
 		else
-			r = fail(err, errlen, ret == LZMA_PROG_ERROR ? -EINVAL : -EBADMSG, "xz: %s", xz_reason(ret));
+			r = errmsg(err, errlen, ret == LZMA_PROG_ERROR ? -EINVAL : -EBADMSG, "xz: %s", xz_reason(ret));
 		goto out;
 	}
 	*ret_index = idx;

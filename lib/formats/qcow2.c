@@ -34,6 +34,7 @@
 #include "formats/image.h"
 #include "util/bytes.h"
 #include "util/fileio.h"
+#include "util/strutil.h"
 
 #define QCOW2_MAGIC 0x514649fbu /* "QFI\xfb" */
 
@@ -147,17 +148,6 @@ typedef struct q_scratch {
 	uint8_t *tmp; /* one cluster, when every cache slot is busy */
 } q_scratch;
 
-__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 /* ---- open ---------------------------------------------------------------- */
 
 /* The parsed fixed header, before the reader exists. */
@@ -179,12 +169,12 @@ typedef struct q_header {
 static int parse_header(const uint8_t *h, size_t have, q_header *q, char *err, size_t errlen)
 {
 	if (have < 8 || be32(h) != QCOW2_MAGIC)
-		return fail(err, errlen, -EBADMSG, "not a qcow2 image (bad magic)");
+		return errmsg(err, errlen, -EBADMSG, "not a qcow2 image (bad magic)");
 	q->version = be32(h + 4);
 	if (q->version != 2 && q->version != 3)
-		return fail(err, errlen, -ENOTSUP, "unsupported qcow2 version %u (only 2 and 3)", q->version);
+		return errmsg(err, errlen, -ENOTSUP, "unsupported qcow2 version %u (only 2 and 3)", q->version);
 	if (have < V2_HEADER_LEN)
-		return fail(err, errlen, -EBADMSG, "qcow2 header truncated (file is %zu bytes)", have);
+		return errmsg(err, errlen, -EBADMSG, "qcow2 header truncated (file is %zu bytes)", have);
 	q->backing_offset = be64(h + 8);
 	q->backing_size = be32(h + 16);
 	q->cluster_bits = be32(h + 20);
@@ -198,23 +188,23 @@ static int parse_header(const uint8_t *h, size_t have, q_header *q, char *err, s
 	q->compression = COMPRESSION_ZLIB;
 
 	if (q->cluster_bits < MIN_CLUSTER_BITS)
-		return fail(err, errlen, -EBADMSG, "invalid qcow2 cluster size 2^%u (at least 512 bytes)", q->cluster_bits);
+		return errmsg(err, errlen, -EBADMSG, "invalid qcow2 cluster size 2^%u (at least 512 bytes)", q->cluster_bits);
 	if (q->cluster_bits > MAX_CLUSTER_BITS)
-		return fail(err, errlen, -ENOTSUP, "unsupported qcow2 cluster size 2^%u (at most 2 MiB)", q->cluster_bits);
+		return errmsg(err, errlen, -ENOTSUP, "unsupported qcow2 cluster size 2^%u (at most 2 MiB)", q->cluster_bits);
 
 	if (q->version == 3) {
 		if (have < V3_HEADER_MIN)
-			return fail(err, errlen, -EBADMSG, "qcow2 v3 header truncated (file is %zu bytes)", have);
+			return errmsg(err, errlen, -EBADMSG, "qcow2 v3 header truncated (file is %zu bytes)", have);
 		q->incompat = be64(h + 72);
 		q->compat = be64(h + 80);
 		q->header_length = be32(h + 100);
 		if (q->header_length < V3_HEADER_MIN)
-			return fail(err, errlen, -EBADMSG, "qcow2 v3 header length %u is below 104", q->header_length);
+			return errmsg(err, errlen, -EBADMSG, "qcow2 v3 header length %u is below 104", q->header_length);
 		if (q->header_length > (1u << q->cluster_bits))
-			return fail(err, errlen, -EBADMSG, "qcow2 header length %u exceeds the cluster size",
+			return errmsg(err, errlen, -EBADMSG, "qcow2 header length %u exceeds the cluster size",
 			            q->header_length);
 		if (have < q->header_length)
-			return fail(err, errlen, -EBADMSG, "qcow2 header truncated (file is %zu bytes)", have);
+			return errmsg(err, errlen, -EBADMSG, "qcow2 header truncated (file is %zu bytes)", have);
 		if (q->header_length > V3_HEADER_MIN)
 			q->compression = h[104];
 	}
@@ -271,13 +261,13 @@ static int walk_extensions(const uint8_t *hdr, size_t hdr_len, const q_header *q
 	*names_len = 0;
 	for (unsigned count = 0; off < end; count++) {
 		if (count >= MAX_HEADER_EXTENSIONS)
-			return fail(err, errlen, -EBADMSG, "more than %u qcow2 header extensions",
+			return errmsg(err, errlen, -EBADMSG, "more than %u qcow2 header extensions",
 			            MAX_HEADER_EXTENSIONS);
 		if (end - off < 8) {
 			/* A partial extension header: only zeros (END) are fine. */
 			for (uint64_t i = off; i < end; i++)
 				if (hdr[i])
-					return fail(err, errlen, -EBADMSG, "qcow2 header extension truncated");
+					return errmsg(err, errlen, -EBADMSG, "qcow2 header extension truncated");
 			return 0;
 		}
 		uint32_t type = be32(hdr + off);
@@ -288,7 +278,7 @@ static int walk_extensions(const uint8_t *hdr, size_t hdr_len, const q_header *q
 		/* Lengths are checked against the whole cluster (what qemu does),
 		 * but data beyond a short file cannot be used. */
 		if (len > cluster_size - off)
-			return fail(err, errlen, -EBADMSG, "qcow2 header extension 0x%08x too large (%u bytes)", type,
+			return errmsg(err, errlen, -EBADMSG, "qcow2 header extension 0x%08x too large (%u bytes)", type,
 			            len);
 		if (type == EXT_FEATURE_NAMES && off < end) {
 			*names = hdr + off;
@@ -307,19 +297,19 @@ static int check_features(const uint8_t *hdr, size_t hdr_len, const q_header *q,
 	if (unknown) {
 		char list[400];
 		describe_unknown(names, names_len, unknown, list, sizeof(list));
-		return fail(err, errlen, -ENOTSUP, "unsupported qcow2 incompatible feature%s: %s",
+		return errmsg(err, errlen, -ENOTSUP, "unsupported qcow2 incompatible feature%s: %s",
 		            (unknown & (unknown - 1)) ? "s" : "", list);
 	}
 	if (q->incompat & INCOMPAT_CORRUPT)
-		return fail(err, errlen, -EBADMSG, "qcow2 image is marked corrupt (run 'qemu-img check -r all')");
+		return errmsg(err, errlen, -EBADMSG, "qcow2 image is marked corrupt (run 'qemu-img check -r all')");
 	if (q->incompat & INCOMPAT_DATA_FILE)
-		return fail(err, errlen, -ENOTSUP, "qcow2 images with an external data file are not supported");
+		return errmsg(err, errlen, -ENOTSUP, "qcow2 images with an external data file are not supported");
 	if (q->crypt_method == 1)
-		return fail(err, errlen, -ENOTSUP, "AES-encrypted qcow2 images are not supported");
+		return errmsg(err, errlen, -ENOTSUP, "AES-encrypted qcow2 images are not supported");
 	if (q->crypt_method == 2)
-		return fail(err, errlen, -ENOTSUP, "LUKS-encrypted qcow2 images are not supported");
+		return errmsg(err, errlen, -ENOTSUP, "LUKS-encrypted qcow2 images are not supported");
 	if (q->crypt_method != 0)
-		return fail(err, errlen, -ENOTSUP, "unsupported qcow2 encryption method %u", q->crypt_method);
+		return errmsg(err, errlen, -ENOTSUP, "unsupported qcow2 encryption method %u", q->crypt_method);
 	if (q->backing_offset != 0) {
 		/* Quote the name when it is where it should be: it tells the
 		 * user which file to flatten the image with. */
@@ -334,17 +324,17 @@ static int check_features(const uint8_t *hdr, size_t hdr_len, const q_header *q,
 			}
 			name[n] = '\0';
 		}
-		return fail(err, errlen, -ENOTSUP,
+		return errmsg(err, errlen, -ENOTSUP,
 		            "qcow2 images with a backing file%s%s%s are not supported (flatten it with "
 		            "'qemu-img convert' first)",
 		            name[0] ? " ('" : "", name, name[0] ? "')" : "");
 	}
 	if (q->compression != COMPRESSION_ZLIB && q->compression != COMPRESSION_ZSTD)
-		return fail(err, errlen, -ENOTSUP, "unsupported qcow2 compression type %u", q->compression);
+		return errmsg(err, errlen, -ENOTSUP, "unsupported qcow2 compression type %u", q->compression);
 	/* qemu insists the bit matches the field, so an image that disagrees
 	 * was not written by it. */
 	if ((q->compression != COMPRESSION_ZLIB) != ((q->incompat & INCOMPAT_COMPRESSION) != 0))
-		return fail(err, errlen, -EBADMSG, "qcow2 compression type %u disagrees with incompatible bit 3",
+		return errmsg(err, errlen, -EBADMSG, "qcow2 compression type %u disagrees with incompatible bit 3",
 		            q->compression);
 	return 0;
 }
@@ -354,46 +344,46 @@ static int load_l1(qcow2_reader *r, const q_header *q, char *err, size_t errlen)
 {
 	uint64_t cs = r->cluster_size;
 	if (q->size > IMG_MAX_VIRTUAL_SIZE)
-		return fail(err, errlen, -EFBIG, "qcow2 virtual size %llu exceeds the limit of %llu bytes",
+		return errmsg(err, errlen, -EFBIG, "qcow2 virtual size %llu exceeds the limit of %llu bytes",
 		            (unsigned long long)q->size, (unsigned long long)IMG_MAX_VIRTUAL_SIZE);
 	if (q->l1_size > MAX_L1_BYTES / 8)
-		return fail(err, errlen, -EFBIG, "qcow2 L1 table of %u entries exceeds the limit of %u",
+		return errmsg(err, errlen, -EFBIG, "qcow2 L1 table of %u entries exceeds the limit of %u",
 		            q->l1_size, MAX_L1_BYTES / 8);
 	/* Both below 2^46 and 2^39: no overflow. */
 	uint64_t span_bits = r->cluster_bits + r->l2_bits;
 	uint64_t needed = (q->size + (1ull << span_bits) - 1) >> span_bits;
 	if (q->l1_size < needed)
-		return fail(err, errlen, -EBADMSG,
+		return errmsg(err, errlen, -EBADMSG,
 		            "qcow2 L1 table has %u entries, the virtual size of %llu bytes needs %llu", q->l1_size,
 		            (unsigned long long)q->size, (unsigned long long)needed);
 	if (q->l1_size > 0) {
 		uint64_t bytes = (uint64_t)q->l1_size * 8;
 		if (q->l1_offset & (cs - 1))
-			return fail(err, errlen, -EBADMSG, "qcow2 L1 table offset %#llx is not cluster-aligned",
+			return errmsg(err, errlen, -EBADMSG, "qcow2 L1 table offset %#llx is not cluster-aligned",
 			            (unsigned long long)q->l1_offset);
 		if (q->l1_offset == 0)
-			return fail(err, errlen, -EBADMSG, "qcow2 L1 table overlaps the header");
+			return errmsg(err, errlen, -EBADMSG, "qcow2 L1 table overlaps the header");
 		if (q->l1_offset > r->file_size || bytes > r->file_size - q->l1_offset)
-			return fail(err, errlen, -EBADMSG, "qcow2 L1 table at %#llx (%llu bytes) is beyond the end of the file",
+			return errmsg(err, errlen, -EBADMSG, "qcow2 L1 table at %#llx (%llu bytes) is beyond the end of the file",
 			            (unsigned long long)q->l1_offset, (unsigned long long)bytes);
 	}
 	if (needed == 0)
 		return 0;
 	r->l1 = malloc(needed * 8);
 	if (!r->l1)
-		return fail(err, errlen, -ENOMEM, "out of memory for a qcow2 L1 table of %llu entries",
+		return errmsg(err, errlen, -ENOMEM, "out of memory for a qcow2 L1 table of %llu entries",
 		            (unsigned long long)needed);
 	int rc = pread_full(r->fd, r->l1, needed * 8, q->l1_offset);
 	if (rc < 0)
-		return fail(err, errlen, rc, "reading the qcow2 L1 table: %s", strerror(-rc));
+		return errmsg(err, errlen, rc, "reading the qcow2 L1 table: %s", strerror(-rc));
 	for (uint64_t i = 0; i < needed; i++) {
 		uint64_t e = be64((const uint8_t *)&r->l1[i]);
 		uint64_t off = e & L1E_OFFSET_MASK;
 		if (off & (cs - 1))
-			return fail(err, errlen, -EBADMSG, "qcow2 L2 table offset %#llx (L1 entry %llu) is not cluster-aligned",
+			return errmsg(err, errlen, -EBADMSG, "qcow2 L2 table offset %#llx (L1 entry %llu) is not cluster-aligned",
 			            (unsigned long long)off, (unsigned long long)i);
 		if (off != 0 && (off > r->file_size || cs > r->file_size - off))
-			return fail(err, errlen, -EBADMSG,
+			return errmsg(err, errlen, -EBADMSG,
 			            "qcow2 L2 table at %#llx (L1 entry %llu) is beyond the end of the file",
 			            (unsigned long long)off, (unsigned long long)i);
 		r->l1[i] = off;
@@ -457,7 +447,7 @@ static int read_head(int fd, uint64_t file_size, uint8_t **ret, size_t *ret_len,
 	size_t n = file_size < sizeof(fixed) ? (size_t)file_size : sizeof(fixed);
 	int rc = pread_full(fd, fixed, n, 0);
 	if (rc < 0)
-		return fail(err, errlen, rc, "reading the qcow2 header: %s", strerror(-rc));
+		return errmsg(err, errlen, rc, "reading the qcow2 header: %s", strerror(-rc));
 	/* The cluster size is needed to know how much to read. */
 	size_t want = n;
 	if (n >= 24 && be32(fixed) == QCOW2_MAGIC) {
@@ -467,11 +457,11 @@ static int read_head(int fd, uint64_t file_size, uint8_t **ret, size_t *ret_len,
 	}
 	uint8_t *h = malloc(want ? want : 1);
 	if (!h)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
 	memcpy(h, fixed, n);
 	if (want > n && (rc = pread_full(fd, h + n, want - n, n)) < 0) {
 		free(h);
-		return fail(err, errlen, rc, "reading the qcow2 header: %s", strerror(-rc));
+		return errmsg(err, errlen, rc, "reading the qcow2 header: %s", strerror(-rc));
 	}
 	*ret = h;
 	*ret_len = want;
@@ -503,12 +493,12 @@ int qcow2_open(int fd, img_reader **ret, char *err, size_t errlen)
 	bool extl2 = (q.incompat & INCOMPAT_EXTL2) != 0;
 	/* qemu's limit: subclusters of at least 512 bytes. */
 	if (extl2 && q.cluster_bits < 14)
-		return fail(err, errlen, -ENOTSUP, "qcow2 extended L2 entries need clusters of at least 16 KiB (have %u)",
+		return errmsg(err, errlen, -ENOTSUP, "qcow2 extended L2 entries need clusters of at least 16 KiB (have %u)",
 		            1u << q.cluster_bits);
 
 	qcow2_reader *r = calloc(1, sizeof(*r));
 	if (!r)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
 	img_reader_init(&r->base, &qcow2_ops, "qcow2");
 	pthread_mutex_init(&r->zlock, NULL);
 	pthread_cond_init(&r->zdone, NULL);

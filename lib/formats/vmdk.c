@@ -35,6 +35,7 @@
 #include "formats/image.h"
 #include "util/bytes.h"
 #include "util/fileio.h"
+#include "util/strutil.h"
 
 #define SECTOR 512u
 #define GD_AT_END UINT64_MAX
@@ -133,17 +134,6 @@ typedef struct desc_info {
 static uint16_t le16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	if (err && errlen > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
 }
 
 /* Copies text from the file into a message buffer: control and non-ASCII
@@ -274,7 +264,7 @@ static int parse_extent_line(const char *s, const char *end, desc_info *d, unsig
 bad : {
 	char shown[80];
 	printable(shown, sizeof(shown), line, (size_t)(end - line));
-	return fail(err, errlen, -EBADMSG, "descriptor line %u is a malformed extent line: \"%s\"", lineno, shown);
+	return errmsg(err, errlen, -EBADMSG, "descriptor line %u is a malformed extent line: \"%s\"", lineno, shown);
 }
 }
 
@@ -303,11 +293,11 @@ static int parse_setting(const char *s, const char *end, desc_info *d, unsigned 
 
 	if (tok_is(k, klen, "createType")) {
 		if (d->has_create_type)
-			return fail(err, errlen, -EBADMSG, "descriptor line %u: createType given twice", lineno);
+			return errmsg(err, errlen, -EBADMSG, "descriptor line %u: createType given twice", lineno);
 		if (vlen >= sizeof(d->create_type)) {
 			char shown[64];
 			printable(shown, sizeof(shown), v, vlen);
-			return fail(err, errlen, -ENOTSUP, "unsupported createType \"%s...\"", shown);
+			return errmsg(err, errlen, -ENOTSUP, "unsupported createType \"%s...\"", shown);
 		}
 		memcpy(d->create_type, v, vlen);
 		d->create_type[vlen] = '\0';
@@ -355,9 +345,9 @@ static int parse_descriptor(const char *text, size_t len, desc_info *d, char *er
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *le = nl ? nl : end;
 		if (++lines > MAX_DESC_LINES)
-			return fail(err, errlen, -EFBIG, "descriptor has more than %u lines", MAX_DESC_LINES);
+			return errmsg(err, errlen, -EFBIG, "descriptor has more than %u lines", MAX_DESC_LINES);
 		if ((size_t)(le - p) > MAX_DESC_LINE)
-			return fail(err, errlen, -EFBIG, "descriptor line %u is longer than %u bytes", lines,
+			return errmsg(err, errlen, -EFBIG, "descriptor line %u is longer than %u bytes", lines,
 			            MAX_DESC_LINE);
 		int rc = parse_line(p, le, d, lines, err, errlen);
 		if (rc < 0)
@@ -386,42 +376,42 @@ static int check_descriptor(const desc_info *d, const sparse_header *h, bool com
 	printable(ct, sizeof(ct), d->create_type, strlen(d->create_type));
 
 	if (!d->has_create_type)
-		return fail(err, errlen, -EBADMSG, "embedded descriptor has no createType");
+		return errmsg(err, errlen, -EBADMSG, "embedded descriptor has no createType");
 	bool stream = strcmp(d->create_type, "streamOptimized") == 0;
 	if (!stream && strcmp(d->create_type, "monolithicSparse") != 0) {
 		if (references_other_files(d->create_type))
-			return fail(err, errlen, -ENOTSUP,
+			return errmsg(err, errlen, -ENOTSUP,
 			            "createType \"%s\" keeps the disk in other files; only single-file "
 			            "monolithicSparse and streamOptimized vmdk images are supported",
 			            ct);
-		return fail(err, errlen, -ENOTSUP, "unsupported vmdk createType \"%s\"", ct);
+		return errmsg(err, errlen, -ENOTSUP, "unsupported vmdk createType \"%s\"", ct);
 	}
 	if (d->extents == 0)
-		return fail(err, errlen, -EBADMSG, "embedded descriptor lists no extent");
+		return errmsg(err, errlen, -EBADMSG, "embedded descriptor lists no extent");
 	if (d->extents > 1)
-		return fail(err, errlen, -ENOTSUP,
+		return errmsg(err, errlen, -ENOTSUP,
 		            "descriptor lists %u extents (first: %s \"%s\"): the disk spans several files; only a "
 		            "single SPARSE extent is supported",
 		            d->extents, d->type, d->file);
 	if (strcmp(d->type, "SPARSE") != 0 && d->file[0])
-		return fail(err, errlen, -ENOTSUP,
+		return errmsg(err, errlen, -ENOTSUP,
 		            "descriptor extent is of type %s (\"%s\"), which references another file; only a "
 		            "single SPARSE extent is supported",
 		            d->type, d->file);
 	if (strcmp(d->type, "SPARSE") != 0)
-		return fail(err, errlen, -ENOTSUP,
+		return errmsg(err, errlen, -ENOTSUP,
 		            "descriptor extent is of type %s; only a single SPARSE extent is supported", d->type);
 	if (strcmp(d->access, "NOACCESS") == 0)
-		return fail(err, errlen, -ENOTSUP, "descriptor extent is NOACCESS");
+		return errmsg(err, errlen, -ENOTSUP, "descriptor extent is NOACCESS");
 	if (d->has_parent)
-		return fail(err, errlen, -ENOTSUP, "delta disk with a parent (%s): backing files are not supported",
+		return errmsg(err, errlen, -ENOTSUP, "delta disk with a parent (%s): backing files are not supported",
 		            d->parent);
 	if (d->sectors != h->capacity)
-		return fail(err, errlen, -EBADMSG,
+		return errmsg(err, errlen, -EBADMSG,
 		            "descriptor extent has %" PRIu64 " sectors but the header capacity is %" PRIu64, d->sectors,
 		            h->capacity);
 	if (stream != compressed)
-		return fail(err, errlen, -EBADMSG, "createType \"%s\" but the header says grains are %scompressed", ct,
+		return errmsg(err, errlen, -EBADMSG, "createType \"%s\" but the header says grains are %scompressed", ct,
 		            compressed ? "" : "not ");
 	return 0;
 }
@@ -450,23 +440,23 @@ static int refuse_not_sparse(int fd, const uint8_t *head, size_t head_len, uint6
                              size_t errlen)
 {
 	if (head_len >= 4 && memcmp(head, "COWD", 4) == 0)
-		return fail(err, errlen, -ENOTSUP,
+		return errmsg(err, errlen, -ENOTSUP,
 		            "COWD sparse extent (VMware 3 / ESX vmfsSparse) is not supported");
 	size_t n = file_size < MAX_DESC_BYTES ? (size_t)file_size : MAX_DESC_BYTES;
 	char *text = malloc(n + 1);
 	if (!text)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
 	int rc = pread_full(fd, text, n, 0);
 	if (rc < 0) {
 		free(text);
-		return fail(err, errlen, rc, "reading the vmdk header: %s", io_error(rc));
+		return errmsg(err, errlen, rc, "reading the vmdk header: %s", io_error(rc));
 	}
 	n = strnlen(text, n);
 	if (!looks_like_descriptor(text, n)) {
 		free(text);
 		if (head_len < 4)
-			return fail(err, errlen, -EBADMSG, "not a vmdk image: the file has only %zu bytes", head_len);
-		return fail(err, errlen, -EBADMSG,
+			return errmsg(err, errlen, -EBADMSG, "not a vmdk image: the file has only %zu bytes", head_len);
+		return errmsg(err, errlen, -EBADMSG,
 		            "not a vmdk image: no sparse extent magic \"KDMV\" (found %02x %02x %02x %02x)", head[0],
 		            head[1], head[2], head[3]);
 	}
@@ -482,13 +472,13 @@ static int refuse_not_sparse(int fd, const uint8_t *head, size_t head_len, uint6
 	if (rc == 0 && d.extents > 0) {
 		char ct[sizeof(d.create_type)];
 		printable(ct, sizeof(ct), d.create_type, strlen(d.create_type));
-		return fail(err, errlen, -ENOTSUP,
+		return errmsg(err, errlen, -ENOTSUP,
 		            "this is a vmdk descriptor file (createType \"%s\") that references external extent "
 		            "files (%u, first: %s \"%s\"); only single-file monolithicSparse and streamOptimized "
 		            "vmdk images are supported",
 		            d.has_create_type ? ct : "?", d.extents, d.type, d.file);
 	}
-	return fail(err, errlen, -ENOTSUP,
+	return errmsg(err, errlen, -ENOTSUP,
 	            "this is a vmdk descriptor file that references external extent files; only single-file "
 	            "monolithicSparse and streamOptimized vmdk images are supported");
 }
@@ -501,23 +491,23 @@ static int read_footer(int fd, uint64_t file_size, sparse_header *h, char *err, 
 {
 	uint8_t tail[3 * SECTOR];
 	if (file_size % SECTOR != 0 || file_size < 4 * SECTOR)
-		return fail(err, errlen, -EBADMSG,
+		return errmsg(err, errlen, -EBADMSG,
 		            "streamOptimized vmdk keeps its grain directory in a footer, but the file (%" PRIu64
 		            " bytes) cannot hold one (truncated download?)",
 		            file_size);
 	int rc = pread_full(fd, tail, sizeof(tail), file_size - sizeof(tail));
 	if (rc < 0)
-		return fail(err, errlen, rc, "reading the vmdk footer: %s", io_error(rc));
+		return errmsg(err, errlen, rc, "reading the vmdk footer: %s", io_error(rc));
 	const uint8_t *marker = tail, *eos = tail + 2 * SECTOR;
 	sparse_header f;
 	if (le32(marker + 8) != 0 || le32(marker + 12) != MARKER_FOOTER || !parse_header(tail + SECTOR, &f) ||
 	    le64(eos) != 0 || le32(eos + 8) != 0 || le32(eos + 12) != MARKER_EOS)
-		return fail(err, errlen, -EBADMSG,
+		return errmsg(err, errlen, -EBADMSG,
 		            "streamOptimized vmdk footer is missing or damaged (truncated download?)");
 	if (f.gd_offset == GD_AT_END)
-		return fail(err, errlen, -EBADMSG, "vmdk footer does not give the grain directory offset");
+		return errmsg(err, errlen, -EBADMSG, "vmdk footer does not give the grain directory offset");
 	if (f.capacity != h->capacity || f.grain_sectors != h->grain_sectors)
-		return fail(err, errlen, -EBADMSG, "vmdk footer disagrees with the header on capacity or grain size");
+		return errmsg(err, errlen, -EBADMSG, "vmdk footer disagrees with the header on capacity or grain size");
 	*h = f;
 	return 0;
 }
@@ -525,38 +515,38 @@ static int read_footer(int fd, uint64_t file_size, sparse_header *h, char *err, 
 static int check_header(const sparse_header *h, uint64_t file_size, char *err, size_t errlen)
 {
 	if (h->version < 1 || h->version > 3)
-		return fail(err, errlen, -ENOTSUP, "unsupported vmdk sparse extent version %" PRIu32 " (1 to 3 supported)",
+		return errmsg(err, errlen, -ENOTSUP, "unsupported vmdk sparse extent version %" PRIu32 " (1 to 3 supported)",
 		            h->version);
 	if ((h->flags & FLAG_NL_CHECK) && memcmp(h->nl_check, "\n \r\n", 4) != 0)
-		return fail(err, errlen, -EBADMSG,
+		return errmsg(err, errlen, -EBADMSG,
 		            "vmdk newline check bytes are damaged (was the file transferred in text mode?)");
 	uint64_t gs = h->grain_sectors;
 	if (gs == 0 || (gs & (gs - 1)) != 0)
-		return fail(err, errlen, -EBADMSG, "vmdk grain size of %" PRIu64 " sectors is not a power of two", gs);
+		return errmsg(err, errlen, -EBADMSG, "vmdk grain size of %" PRIu64 " sectors is not a power of two", gs);
 	if (gs < MIN_GRAIN_SECTORS)
-		return fail(err, errlen, -ENOTSUP, "vmdk grain size of %" PRIu64 " bytes is below the 4 KiB minimum",
+		return errmsg(err, errlen, -ENOTSUP, "vmdk grain size of %" PRIu64 " bytes is below the 4 KiB minimum",
 		            gs * SECTOR);
 	if (gs > MAX_GRAIN_SECTORS)
-		return fail(err, errlen, -EFBIG, "vmdk grain size of %" PRIu64 " sectors exceeds the 1 MiB cap", gs);
+		return errmsg(err, errlen, -EFBIG, "vmdk grain size of %" PRIu64 " sectors exceeds the 1 MiB cap", gs);
 	if (h->gtes_per_gt != GTES_PER_GT)
-		return fail(err, errlen, -EBADMSG, "vmdk numGTEsPerGT is %" PRIu32 ", the format requires 512",
+		return errmsg(err, errlen, -EBADMSG, "vmdk numGTEsPerGT is %" PRIu32 ", the format requires 512",
 		            h->gtes_per_gt);
 	if (h->compress != COMPRESS_NONE && h->compress != COMPRESS_DEFLATE)
-		return fail(err, errlen, -ENOTSUP, "vmdk compression algorithm %u is not supported (only deflate)",
+		return errmsg(err, errlen, -ENOTSUP, "vmdk compression algorithm %u is not supported (only deflate)",
 		            (unsigned)h->compress);
 	bool compressed = h->compress == COMPRESS_DEFLATE;
 	if ((h->flags & FLAG_COMPRESSED) && !compressed)
-		return fail(err, errlen, -EBADMSG, "vmdk header flags compressed grains but names no compression");
+		return errmsg(err, errlen, -EBADMSG, "vmdk header flags compressed grains but names no compression");
 	if (compressed && !(h->flags & FLAG_MARKERS))
-		return fail(err, errlen, -ENOTSUP, "compressed vmdk grains without grain markers are not supported");
+		return errmsg(err, errlen, -ENOTSUP, "compressed vmdk grains without grain markers are not supported");
 	if (!compressed && (h->flags & FLAG_MARKERS))
-		return fail(err, errlen, -ENOTSUP, "vmdk markers without compressed grains are not supported");
+		return errmsg(err, errlen, -ENOTSUP, "vmdk markers without compressed grains are not supported");
 	if (h->capacity > IMG_MAX_VIRTUAL_SIZE / SECTOR)
-		return fail(err, errlen, -EFBIG,
+		return errmsg(err, errlen, -EFBIG,
 		            "vmdk capacity of %" PRIu64 " sectors exceeds the %llu TiB cap on virtual size",
 		            h->capacity, IMG_MAX_VIRTUAL_SIZE >> 40);
 	if (h->overhead > file_size / SECTOR)
-		return fail(err, errlen, -EBADMSG,
+		return errmsg(err, errlen, -EBADMSG,
 		            "vmdk file truncated: grains start at sector %" PRIu64 " but the file has %" PRIu64
 		            " bytes",
 		            h->overhead, file_size);
@@ -567,31 +557,31 @@ static int read_descriptor(int fd, const sparse_header *h, uint64_t file_size, d
                            size_t errlen)
 {
 	if (h->desc_offset == 0 || h->desc_sectors == 0)
-		return fail(err, errlen, -ENOTSUP,
+		return errmsg(err, errlen, -ENOTSUP,
 		            "vmdk sparse extent without an embedded descriptor: it is one extent of a multi-file "
 		            "disk whose descriptor is elsewhere");
 	if (h->desc_sectors > MAX_DESC_BYTES / SECTOR)
-		return fail(err, errlen, -EFBIG, "embedded vmdk descriptor of %" PRIu64 " sectors exceeds the %u KiB cap",
+		return errmsg(err, errlen, -EFBIG, "embedded vmdk descriptor of %" PRIu64 " sectors exceeds the %u KiB cap",
 		            h->desc_sectors, MAX_DESC_BYTES >> 10);
 	size_t len = (size_t)h->desc_sectors * SECTOR;
 	if (len > file_size || h->desc_offset > (file_size - len) / SECTOR)
-		return fail(err, errlen, -EBADMSG,
+		return errmsg(err, errlen, -EBADMSG,
 		            "embedded vmdk descriptor (sector %" PRIu64 ", %zu bytes) lies past the end of the file "
 		            "(truncated?)",
 		            h->desc_offset, len);
 	char *text = malloc(len);
 	if (!text)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
 	int rc = pread_full(fd, text, len, h->desc_offset * SECTOR);
 	if (rc < 0) {
 		free(text);
-		return fail(err, errlen, rc, "reading the vmdk descriptor: %s", io_error(rc));
+		return errmsg(err, errlen, rc, "reading the vmdk descriptor: %s", io_error(rc));
 	}
 	size_t n = strnlen(text, len), blank = 0;
 	while (blank < n && (is_blank(text[blank]) || text[blank] == '\r' || text[blank] == '\n'))
 		blank++;
 	/* qemu leaves the descriptor area of a twoGbMaxExtentSparse extent empty. */
-	rc = blank == n ? fail(err, errlen, -ENOTSUP,
+	rc = blank == n ? errmsg(err, errlen, -ENOTSUP,
 	                       "empty embedded vmdk descriptor: this is one extent of a multi-file disk whose "
 	                       "descriptor is elsewhere")
 	                : parse_descriptor(text, n, d, err, errlen);
@@ -603,7 +593,7 @@ static int load_gd(vmdk_reader *vr, uint64_t gd_offset, char *err, size_t errlen
 {
 	uint64_t tables = (vr->grains + GTES_PER_GT - 1) / GTES_PER_GT;
 	if (tables > MAX_GD_BYTES / 4)
-		return fail(err, errlen, -EFBIG, "vmdk grain directory of %" PRIu64 " entries exceeds the %u MiB cap",
+		return errmsg(err, errlen, -EFBIG, "vmdk grain directory of %" PRIu64 " entries exceeds the %u MiB cap",
 		            tables, MAX_GD_BYTES >> 20);
 	vr->gd_entries = (uint32_t)tables;
 	if (tables == 0)
@@ -611,7 +601,7 @@ static int load_gd(vmdk_reader *vr, uint64_t gd_offset, char *err, size_t errlen
 	size_t bytes = (size_t)tables * 4;
 	uint64_t fs = vr->file_size;
 	if (gd_offset == 0 || bytes > fs || gd_offset > (fs - bytes) / SECTOR)
-		return fail(err, errlen, -EBADMSG,
+		return errmsg(err, errlen, -EBADMSG,
 		            "vmdk grain directory (sector %" PRIu64 ", %zu bytes) lies outside the file (%" PRIu64
 		            " bytes; truncated?)",
 		            gd_offset, bytes, fs);
@@ -619,18 +609,18 @@ static int load_gd(vmdk_reader *vr, uint64_t gd_offset, char *err, size_t errlen
 	vr->gd = malloc(bytes);
 	if (!raw || !vr->gd) {
 		free(raw);
-		return fail(err, errlen, -ENOMEM, "out of memory for the vmdk grain directory");
+		return errmsg(err, errlen, -ENOMEM, "out of memory for the vmdk grain directory");
 	}
 	int rc = pread_full(vr->fd, raw, bytes, gd_offset * SECTOR);
 	if (rc < 0) {
 		free(raw);
-		return fail(err, errlen, rc, "reading the vmdk grain directory: %s", io_error(rc));
+		return errmsg(err, errlen, rc, "reading the vmdk grain directory: %s", io_error(rc));
 	}
 	for (uint32_t i = 0; i < vr->gd_entries; i++) {
 		uint32_t e = le32(raw + 4 * (size_t)i);
 		if (e != 0 && (uint64_t)e * SECTOR + GT_BYTES > fs) {
 			free(raw);
-			return fail(err, errlen, -EBADMSG,
+			return errmsg(err, errlen, -EBADMSG,
 			            "vmdk grain directory entry %" PRIu32 " points at sector %" PRIu32
 			            ", past the end of the file (truncated?)",
 			            i, e);
@@ -1059,11 +1049,11 @@ int vmdk_open(int fd, img_reader **ret, char *err, size_t errlen)
 	size_t head_len = file_size < SECTOR ? (size_t)file_size : SECTOR;
 	rc = pread_full(fd, head, head_len, 0);
 	if (rc < 0)
-		return fail(err, errlen, rc, "reading the vmdk header: %s", io_error(rc));
+		return errmsg(err, errlen, rc, "reading the vmdk header: %s", io_error(rc));
 	if (head_len < 4 || memcmp(head, "KDMV", 4) != 0)
 		return refuse_not_sparse(fd, head, head_len, file_size, err, errlen);
 	if (head_len < SECTOR)
-		return fail(err, errlen, -EBADMSG, "vmdk truncated: %zu bytes, less than its 512-byte header", head_len);
+		return errmsg(err, errlen, -EBADMSG, "vmdk truncated: %zu bytes, less than its 512-byte header", head_len);
 
 	sparse_header h;
 	parse_header(head, &h);
@@ -1081,7 +1071,7 @@ int vmdk_open(int fd, img_reader **ret, char *err, size_t errlen)
 
 	vmdk_reader *vr = calloc(1, sizeof(*vr));
 	if (!vr)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
 	img_reader_init(&vr->base, &vmdk_ops, "vmdk");
 	pthread_mutex_init(&vr->lock, NULL);
 	vr->fd = fd;
@@ -1097,7 +1087,7 @@ int vmdk_open(int fd, img_reader **ret, char *err, size_t errlen)
 	vr->base.info.virtual_size = h.capacity * SECTOR;
 	rc = load_gd(vr, h.gd_offset, err, errlen);
 	if (rc == 0 && !(vr->cache = calloc(GT_CACHE_SLOTS, sizeof(*vr->cache))))
-		rc = fail(err, errlen, -ENOMEM, "out of memory");
+		rc = errmsg(err, errlen, -ENOMEM, "out of memory");
 	if (rc < 0) {
 		vmdk_free(vr);
 		return rc;

@@ -4,9 +4,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Reads exactly len bytes at off. 0, -errno, or -EIO when the file ends first. */
 int pread_full(int fd, void *buf, size_t len, uint64_t off);
+/* Reads len bytes at off, fewer only where the file ends (a short file is
+ * an answer here, not an error). Bytes read, or -1 with errno set. */
+ssize_t pread_upto(int fd, void *buf, size_t len, uint64_t off);
 /* Writes exactly len bytes at off. 0 or -errno. */
 int pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 /* Writes exactly len bytes at the file position (pipes). 0 or -errno. */

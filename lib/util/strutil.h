@@ -19,3 +19,6 @@ char *url_file_name(const char *url);
 
 /* "1.5 GiB" style; buf of at least 16 bytes. */
 const char *format_bytes(uint64_t n, char *buf, size_t len);
+/* Formats a message into err (errlen bytes; nothing when err is NULL) and
+ * returns code: `return errmsg(err, errlen, -EBADMSG, "bad %s", x);`. */
+int errmsg(char *err, size_t errlen, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));

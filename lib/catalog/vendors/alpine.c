@@ -25,18 +25,6 @@ void alpine_pick_clear(alpine_pick *p)
 	*p = (alpine_pick){ 0 };
 }
 
-static int add_known(char ***v, size_t *n, const char *s)
-{
-	char **nv = realloc(*v, (*n + 2) * sizeof(**v));
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	if (!(nv[*n] = strdup(s)))
-		return -ENOMEM;
-	nv[++*n] = NULL;
-	return 0;
-}
-
 /* The newest stable (X.Y.Z) release of a branch, or NULL. */
 static const char *first_release(json_t *branch)
 {
@@ -113,7 +101,7 @@ int alpine_parse_releases(const char *text, size_t len, const char *release, alp
 			if (r == -ENOENT && !want_branch[0] && v && strcmp(v, release) == 0)
 				r = fill(b, v, ret);
 		}
-		if (r == -ENOENT && add_known(known, &nknown, name + (name[0] == 'v')) < 0)
+		if (r == -ENOENT && strv_push(known, &nknown, name + (name[0] == 'v')) < 0)
 			r = -ENOMEM;
 	}
 	if (r != -ENOENT) {

@@ -31,21 +31,6 @@ void fedora_pick_clear(fedora_pick *p)
 	*p = (fedora_pick){ 0 };
 }
 
-static int add_unique(char ***v, size_t *n, const char *s)
-{
-	for (size_t i = 0; i < *n; i++)
-		if (strcmp((*v)[i], s) == 0)
-			return 0;
-	char **nv = realloc(*v, (*n + 2) * sizeof(**v));
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	if (!(nv[*n] = strdup(s)))
-		return -ENOMEM;
-	nv[++*n] = NULL;
-	return 0;
-}
-
 static bool ends_with(const char *s, const char *suffix)
 {
 	size_t a = strlen(s), b = strlen(suffix);
@@ -120,7 +105,7 @@ int fedora_parse_releases(const char *text, size_t len, const char *release, con
 			continue; /* "41 Beta" and other pre-releases */
 		if (strcmp(release, "latest") == 0 ? (!want || version_cmp(v, want) > 0) : strcmp(v, release) == 0)
 			want = v;
-		if (add_unique(known, &nknown, v) < 0) {
+		if (strv_push_unique(known, &nknown, v) < 0) {
 			r = -ENOMEM;
 			goto out;
 		}
@@ -148,7 +133,7 @@ int fedora_parse_releases(const char *text, size_t len, const char *release, con
 			found = e;
 			break;
 		}
-		if (add_unique(known, &nknown, a) < 0) {
+		if (strv_push_unique(known, &nknown, a) < 0) {
 			r = -ENOMEM;
 			goto out;
 		}

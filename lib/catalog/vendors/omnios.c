@@ -66,22 +66,6 @@ char *omnios_pick_image(char *const *listing, const char *want)
 	return best ? strdup(best) : NULL;
 }
 
-/* Adds "<id>" of every image in the listing to known (no duplicates). */
-static int add_known(char ***v, size_t *n, const char *s)
-{
-	for (size_t i = 0; i < *n; i++)
-		if (strcmp((*v)[i], s) == 0)
-			return 0;
-	char **nv = realloc(*v, (*n + 2) * sizeof(**v));
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	if (!(nv[*n] = strdup(s)))
-		return -ENOMEM;
-	nv[++*n] = NULL;
-	return 0;
-}
-
 static imgfetch_status resolve(const vendor_req *req, imgfetch_resolved *r)
 {
 	if (strcmp(req->arch, "x86_64") != 0)
@@ -100,7 +84,7 @@ static imgfetch_status resolve(const vendor_req *req, imgfetch_resolved *r)
 	char **known = NULL;
 	size_t nknown = 0;
 	for (size_t i = 0; i < 3; i++)
-		if (add_known(&known, &nknown, channels[i]) < 0)
+		if (strv_push_unique(&known, &nknown, channels[i]) < 0)
 			goto oom;
 	for (size_t i = 0; i < nsearch; i++) {
 		_cleanup_free_ char *dir = vendor_url(req, "media", "%s/", search[i]);
@@ -115,7 +99,7 @@ static imgfetch_status resolve(const vendor_req *req, imgfetch_resolved *r)
 		_cleanup_free_ char *any = file ? NULL : omnios_pick_image(names, NULL);
 		for (size_t j = 0; !file && names[j]; j++) {
 			char id[32];
-			if (omnios_image_id(names[j], id, sizeof(id)) && add_known(&known, &nknown, id) < 0) {
+			if (omnios_image_id(names[j], id, sizeof(id)) && strv_push_unique(&known, &nknown, id) < 0) {
 				strv_free(names);
 				goto oom;
 			}

@@ -58,21 +58,6 @@ static bool has_asset(json_t *rel, const char *name)
 	return false;
 }
 
-static int add_known(char ***v, size_t *n, const char *s)
-{
-	for (size_t i = 0; i < *n; i++)
-		if (strcmp((*v)[i], s) == 0)
-			return 0;
-	char **nv = realloc(*v, (*n + 2) * sizeof(**v));
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	if (!(nv[*n] = strdup(s)))
-		return -ENOMEM;
-	nv[++*n] = NULL;
-	return 0;
-}
-
 int openbsd_parse_releases(const char *text, size_t len, const char *release, openbsd_pick *ret, char ***known,
                            char *err, size_t errlen)
 {
@@ -109,7 +94,7 @@ int openbsd_parse_releases(const char *text, size_t len, const char *release, op
 			best = tag;
 			snprintf(best_series, sizeof(best_series), "%s", series);
 		}
-		if (r == 0 && (add_known(known, &nknown, series) < 0 || add_known(known, &nknown, tag) < 0))
+		if (r == 0 && (strv_push_unique(known, &nknown, series) < 0 || strv_push_unique(known, &nknown, tag) < 0))
 			r = -ENOMEM;
 	}
 	if (r == 0 && usable == 0) {

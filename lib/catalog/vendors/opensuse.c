@@ -27,18 +27,6 @@ static const char *const bases[] = { "download", "https://download.opensuse.org/
 /* Bounds the name prefixes built below. */
 #define VERSION_MAX 16
 
-static int add(char ***v, size_t *n, const char *s)
-{
-	char **nv = realloc(*v, (*n + 2) * sizeof(**v));
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	if (!(nv[*n] = strdup(s)))
-		return -ENOMEM;
-	nv[++*n] = NULL;
-	return 0;
-}
-
 int opensuse_parse_dir(const char *text, size_t len, char ***ret)
 {
 	*ret = NULL;
@@ -76,7 +64,7 @@ int opensuse_parse_dir(const char *text, size_t len, char ***ret)
 			plain[nl - 1] = '\0';
 		if (!name_is_safe(plain))
 			continue;
-		if ((r = add(&v, &n, name)) < 0)
+		if ((r = strv_push(&v, &n, name)) < 0)
 			break;
 	}
 	json_decref(root);
@@ -122,7 +110,7 @@ char **opensuse_leap_versions(char *const *listing)
 			continue;
 		char tmp[VERSION_MAX + 1];
 		snprintf(tmp, sizeof(tmp), "%.*s", (int)l, listing[i]);
-		if (add(&v, &n, tmp) < 0) {
+		if (strv_push(&v, &n, tmp) < 0) {
 			strv_free(v);
 			return NULL;
 		}

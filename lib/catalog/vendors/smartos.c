@@ -72,21 +72,11 @@ static int cmp_desc(const void *a, const void *b)
 	return version_cmp(*(char *const *)b, *(char *const *)a);
 }
 
+/* Listings beyond the cap are cut, not refused: the newest builds come first. */
 static int add(char ***v, size_t *n, const char *s)
 {
-	for (size_t i = 0; i < *n; i++)
-		if (strcmp((*v)[i], s) == 0)
-			return 0;
-	if (*n >= LISTING_MAX_ENTRIES)
-		return 0;
-	char **nv = realloc(*v, (*n + 2) * sizeof(**v));
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	if (!(nv[*n] = strdup(s)))
-		return -ENOMEM;
-	nv[++*n] = NULL;
-	return 0;
+	int r = strv_push_unique(v, n, s);
+	return r == -EFBIG ? 0 : r;
 }
 
 char **smartos_parse_dir(const char *text, size_t len, size_t max)

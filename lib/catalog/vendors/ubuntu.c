@@ -92,21 +92,6 @@ static json_t *newest_disk(json_t *product, const char **serial)
 	return best;
 }
 
-static int add_known(char ***v, size_t *n, const char *s)
-{
-	for (size_t i = 0; i < *n; i++)
-		if (strcmp((*v)[i], s) == 0)
-			return 0;
-	char **nv = realloc(*v, (*n + 2) * sizeof(**v));
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	if (!(nv[*n] = strdup(s)))
-		return -ENOMEM;
-	nv[++*n] = NULL;
-	return 0;
-}
-
 static int fill(json_t *product, const char *serial, json_t *disk, ubuntu_pick *ret)
 {
 	const char *title = json_string_value(json_object_get(product, "release_title"));
@@ -177,13 +162,13 @@ int ubuntu_parse_products(const char *text, size_t len, const char *release, con
 				pick_disk = disk;
 				pick_serial = serial;
 			}
-		} else if (match && add_known(&arches, &narches, parch) < 0) {
+		} else if (match && strv_push_unique(&arches, &narches, parch) < 0) {
 			r = -ENOMEM;
 			goto out;
 		}
 		char tok[64];
 		snprintf(tok, sizeof(tok), "%s (%s)", ver, rel);
-		if (add_known(known, &nknown, tok) < 0) {
+		if (strv_push_unique(known, &nknown, tok) < 0) {
 			r = -ENOMEM;
 			goto out;
 		}

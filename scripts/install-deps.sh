@@ -28,6 +28,7 @@ openssl
 curl
 python3
 time
+gpg
 "
 
 missing=""

@@ -24,6 +24,7 @@ import importlib
 import random
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 AUTOINDEX = "autoindex on;"
@@ -36,6 +37,50 @@ def sha256_file(p: Path) -> str:
 
 def sha512_file(p: Path) -> str:
     return hashlib.sha512(p.read_bytes()).hexdigest()
+
+
+class Signer:
+    """A throw-away OpenPGP key (ed25519, no passphrase, private GNUPGHOME),
+    so that fixtures carry real signatures where vendors publish them: a
+    mirror copies them, and resolvers must not mistake them for images."""
+
+    def __init__(self, directory: Path):
+        self.home: Path | None = None
+
+    def _key(self) -> None:
+        if self.home is None:
+            # gpg-agent's socket lives in the home: it must be a short path
+            # (108 bytes for a socket), not one deep in a test directory.
+            self.home = Path(tempfile.mkdtemp(prefix="ifgpg-", dir="/tmp"))
+            self._gpg("--quick-gen-key", "imgfetch test vendor <vendor@example.invalid>", "ed25519", "sign", "never")
+
+    def _gpg(self, *args: str) -> None:
+        subprocess.run(["gpg", "--homedir", str(self.home), "--batch", "--yes", "--quiet", "--pinentry-mode",
+                        "loopback", "--passphrase", "", *args], check=True, capture_output=True)
+
+    def detach(self, path: Path, ext: str = ".asc") -> Path:
+        """path + ext: an armored (.asc) or binary (.sig, .gpg) detached signature."""
+        out = Path(str(path) + ext)
+        self._key()
+        self._gpg(*(["--armor"] if ext == ".asc" else []), "--detach-sign", "--output", str(out), str(path))
+        return out
+
+    def close(self) -> None:
+        """Stops the gpg-agent signing started (it would outlive the test)."""
+        if self.home is not None:
+            subprocess.run(["gpgconf", "--homedir", str(self.home), "--kill", "all"], capture_output=True)
+            shutil.rmtree(self.home, ignore_errors=True)
+            self.home = None
+
+    def clearsign(self, text: str) -> str:
+        """text wrapped in a clearsigned message (dash-escaping and all)."""
+        self._key()
+        assert self.home is not None
+        src = self.home / "clearsign.in"
+        src.write_text(text)
+        out = self.home / "clearsign.out"
+        self._gpg("--clearsign", "--output", str(out), str(src))
+        return out.read_text()
 
 
 class Images:
@@ -65,6 +110,7 @@ class Images:
         self.raw_gz = self.dir / "disk.raw.gz"
         if not self.raw_gz.exists():
             self.raw_gz.write_bytes(gzip.compress(self.raw.read_bytes(), compresslevel=1, mtime=0))
+        self.signer = Signer(self.dir)
 
     def _make(self, name: str, cmd: list[str]) -> Path:
         out = self.dir / name
@@ -88,9 +134,12 @@ class VendorMirror:
         self.images = images or Images(self.root.parent / "vendor-images")
         self.vendors = list(vendors)
         self.facts: dict[str, dict] = {}
-        for v in self.vendors:
-            mod = importlib.import_module("vendors." + v.replace("-", "_"))
-            self.facts[v] = mod.build(self.root / v, self.images) or {}
+        try:
+            for v in self.vendors:
+                mod = importlib.import_module("vendors." + v.replace("-", "_"))
+                self.facts[v] = mod.build(self.root / v, self.images) or {}
+        finally:
+            self.images.signer.close()
 
     def mirror_args(self, ng) -> list[str]:
         args = []

@@ -23,7 +23,7 @@ def _images(d: Path, images, arch: str, pick: str, decoys: list[str]):
         (d / n).write_bytes(b"not the image: " + n.encode())
         lines.append("%s  %s" % (hashlib.sha256((d / n).read_bytes()).hexdigest(), n))
     (d / "CHECKSUM").write_text("\n".join(sorted(lines, key=lambda x: x.split()[1])) + "\n")
-    (d / "CHECKSUM.asc").write_text("-----BEGIN PGP SIGNATURE-----\n-----END PGP SIGNATURE-----\n")
+    images.signer.detach(d / "CHECKSUM")
 
 
 def build(root: Path, images) -> dict:

@@ -18,8 +18,8 @@ def _build(top: Path, images, b: str) -> str:
     for n in (name, "Arch-Linux-x86_64-basic-%s.qcow2" % b):
         p = images.copy("qcow2", d / n)
         (d / (n + ".SHA256")).write_text("%s  %s\n" % (sha256_file(p), n))
-        (d / (n + ".sig")).write_bytes(b"\x88\x75fake-signature")
-        (d / (n + ".SHA256.sig")).write_bytes(b"\x88\x75fake-signature")
+        images.signer.detach(p, ".sig")
+        images.signer.detach(d / (n + ".SHA256"), ".sig")
     return name
 
 

@@ -45,11 +45,6 @@ def _release_text(suite: str, codename: str, version) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _clearsign(body: str) -> str:
-    return ("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n" + body +
-            "-----BEGIN PGP SIGNATURE-----\n\niQIzBAEBCAAdFiEE\n=abcd\n-----END PGP SIGNATURE-----\n")
-
-
 def digest_b64(data: bytes) -> str:
     return "sha512:" + base64.b64encode(hashlib.sha512(data).digest()).decode().rstrip("=")
 
@@ -112,7 +107,8 @@ def build(root: Path, images) -> dict:
         for name in (suite, codename):
             (dists / name).mkdir(parents=True, exist_ok=True)
             (dists / name / "Release").write_text(text)
-            (dists / name / "InRelease").write_text(_clearsign(text))
+            (dists / name / "InRelease").write_text(images.signer.clearsign(text))
+            images.signer.detach(dists / name / "Release", ".gpg")
     cloud = root / "cloud"
     refs = {}
     for arch in ("amd64", "arm64"):

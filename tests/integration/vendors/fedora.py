@@ -30,6 +30,10 @@ def build(root: Path, images) -> dict:
             name = "Fedora-Cloud-Base-Generic-%s-%s.%s.qcow2" % (version, build_id, arch)
             p = images.copy("qcow2", dl / d / name)
             files[(version, arch)] = name
+            # The image directory's CHECKSUM: BSD lines with size comments, clearsigned.
+            (dl / d / ("Fedora-Cloud-%s-%s-%s-CHECKSUM" % (version, build_id, arch))).write_text(
+                images.signer.clearsign("# %s: %d bytes\nSHA256 (%s) = %s\n"
+                                        % (name, p.stat().st_size, name, sha256_file(p))))
             feed += [
                 _entry(version, arch, d + "Fedora-Cloud-Base-GCE-%s-%s.%s.tar.gz" % (version, build_id, arch)),
                 _entry(version, arch, d + "Fedora-Cloud-Base-AmazonEC2-%s-%s.%s.raw.xz" % (version, build_id, arch)),

@@ -17,7 +17,7 @@ from vendor_mirror import sha256_file
 def _img(d: Path, images, name: str, side_name: str | None = None, sep: str = "  ") -> Path:
     p = images.copy("qcow2", d / name)
     (d / (name + ".sha256")).write_text("%s%s%s\n" % (sha256_file(p), sep, side_name or name))
-    (d / (name + ".sha256.asc")).write_text("-----BEGIN PGP SIGNATURE-----\n\n-----END PGP SIGNATURE-----\n")
+    images.signer.detach(d / (name + ".sha256"))
     return p
 
 

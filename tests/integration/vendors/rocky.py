@@ -24,6 +24,7 @@ def _images(d: Path, images, picks: list[str], decoys: list[str]):
         out.append("# %s: %d bytes\nSHA256 (%s) = %s" % (n, p.stat().st_size, n, sha256_file(p)))
         (d / (n + ".CHECKSUM")).write_text(out[-1] + "\n")
     (d / "CHECKSUM").write_text("\n".join(out) + "\n")
+    images.signer.detach(d / "CHECKSUM")
 
 
 def _decoys(major, ver, arch):

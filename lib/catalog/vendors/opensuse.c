@@ -193,8 +193,6 @@ static void arches_of(char *const *names, const char *version, char *buf, size_t
 			used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? " " : "", all[i]);
 		free(f);
 	}
-	if (!buf[0])
-		snprintf(buf, len, "none");
 }
 
 static imgfetch_status finish(const vendor_req *req, imgfetch_resolved *r, const char *dir, const char *file,
@@ -273,7 +271,7 @@ static imgfetch_status resolve(const vendor_req *req, imgfetch_resolved *r)
 		return st;
 	}
 	st = IMGFETCH_E_NOT_FOUND;
-	char arches[64] = "none";
+	char arches[64] = ""; /* of the asked version, when its appliances exist */
 	for (size_t i = 0; i < nv && st == IMGFETCH_E_NOT_FOUND; i++) {
 		if (!latest && strcmp(vers[i], want) != 0)
 			continue;
@@ -299,8 +297,11 @@ static imgfetch_status resolve(const vendor_req *req, imgfetch_resolved *r)
 		st = finish(req, r, dir, file, vers[i], vers[i], "openSUSE Leap Minimal-VM Cloud image");
 	}
 	if (st == IMGFETCH_E_NOT_FOUND) {
-		if (!latest)
+		if (!latest && arches[0])
 			st = fail_unknown_arch(req, arches);
+		else if (!latest)
+			st = ifx_fail(req->ctx, st, "opensuse: Leap %s publishes no Minimal-VM Cloud images (yet) under %s",
+			              req->release, top);
 		else
 			st = ifx_fail(req->ctx, st, "opensuse: no Leap version under %s has a Minimal-VM %s Cloud image",
 			              top, req->arch);

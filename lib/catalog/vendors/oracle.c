@@ -23,7 +23,7 @@ static const char *const bases[] = { "yum", "https://yum.oracle.com/", NULL };
 /* Majors probed for "latest" and for the list of what exists; OL7 has no
  * cloud-init KVM image worth offering. */
 #define MAJOR_MIN 8
-#define MAJOR_MAX 12
+#define MAJOR_MAX 15
 /* A template is a few KiB. */
 #define TEMPLATE_MAX_BYTES (256u << 10)
 

@@ -254,6 +254,21 @@ imgfetch_status fail_unknown_release(const vendor_req *req, char *const *known, 
 	                req->vendor->pub.name, req->release, req->arch, list, req->vendor->pub.releases);
 }
 
+imgfetch_status parse_status(const vendor_req *req, int e, char **known, const char *what, const char *url,
+                             const char *err)
+{
+	imgfetch_status st = IMGFETCH_OK;
+	if (e == -ENOENT)
+		st = fail_unknown_release(req, known, strv_len(known));
+	else if (e == -ENOMEM)
+		st = ifx_fail(req->ctx, IMGFETCH_E_FAILED, "out of memory");
+	else if (e < 0)
+		st = ifx_fail(req->ctx, IMGFETCH_E_FORMAT, "%s: malformed %s %s: %s", req->vendor->pub.name, what, url,
+		              err && err[0] ? err : "unreadable");
+	strv_free(known);
+	return st;
+}
+
 imgfetch_status fail_unknown_arch(const vendor_req *req, const char *available)
 {
 	return ifx_fail(req->ctx, IMGFETCH_E_NOT_FOUND, "%s publishes no %s image of release '%s'; architectures: %s",

@@ -136,5 +136,10 @@ bool set_str(char **field, const char *value);
 /* Message for an unknown release: "<vendor> has no release 'x' for <arch>;
  * available: a, b, c (and <the vendor's token forms>)". */
 imgfetch_status fail_unknown_release(const vendor_req *req, char *const *known, size_t n);
+/* A pure parser's result as a status: 0 → OK; -ENOENT → fail_unknown_release
+ * with `known`; -ENOMEM; other errors → IMGFETCH_E_FORMAT "<vendor>:
+ * malformed <what> <url>: <err>". Frees `known` in every case. */
+imgfetch_status parse_status(const vendor_req *req, int e, char **known, const char *what, const char *url,
+                             const char *err);
 /* Message for an unsupported architecture. */
 imgfetch_status fail_unknown_arch(const vendor_req *req, const char *available);

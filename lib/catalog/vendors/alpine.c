@@ -151,15 +151,8 @@ static imgfetch_status resolve(const vendor_req *req, imgfetch_resolved *r)
 	char **known = NULL;
 	char err[256] = "";
 	int e = alpine_parse_releases(text, len, req->release, &p, &known, err, sizeof(err));
-	if (e == -ENOENT) {
-		st = fail_unknown_release(req, known, strv_len(known));
-		strv_free(known);
+	if ((st = parse_status(req, e, known, "release feed", feed_url, err)) < 0)
 		return st;
-	}
-	if (e == -ENOMEM)
-		return ifx_fail(req->ctx, IMGFETCH_E_FAILED, "out of memory");
-	if (e < 0)
-		return ifx_fail(req->ctx, IMGFETCH_E_FORMAT, "alpine: malformed release feed %s: %s", feed_url, err);
 
 	char **names = NULL;
 	_cleanup_free_ char *dir = NULL, *file = NULL;

@@ -134,15 +134,8 @@ static imgfetch_status resolve(const vendor_req *req, imgfetch_resolved *r)
 	char **known = NULL;
 	char err[256] = "";
 	int e = openbsd_parse_releases(text, len, req->release, &p, &known, err, sizeof(err));
-	if (e == -ENOENT) {
-		st = fail_unknown_release(req, known, strv_len(known));
-		strv_free(known);
+	if ((st = parse_status(req, e, known, "release list", feed_url, err)) < 0)
 		return st;
-	}
-	if (e == -ENOMEM)
-		return ifx_fail(req->ctx, IMGFETCH_E_FAILED, "out of memory");
-	if (e < 0)
-		return ifx_fail(req->ctx, IMGFETCH_E_FORMAT, "openbsd: malformed release list %s: %s", feed_url, err);
 	/* The .sha256 asset is <image>.sha256 and holds one GNU line
 	 * ("<hex>  images/openbsd-min.qcow2"): a sidecar. */
 	r->verifier = IMGFETCH_VERIFIER_SIDECAR;

@@ -269,6 +269,12 @@ imgfetch_status parse_status(const vendor_req *req, int e, char **known, const c
 	return st;
 }
 
+const char *arch_dpkg_name(const vendor_req *req)
+{
+	/* imgfetch_resolve() accepts only these two. */
+	return strcmp(req->arch, "aarch64") == 0 ? "arm64" : "amd64";
+}
+
 imgfetch_status fail_unknown_arch(const vendor_req *req, const char *available)
 {
 	return ifx_fail(req->ctx, IMGFETCH_E_NOT_FOUND, "%s publishes no %s image of release '%s'; architectures: %s",

@@ -129,6 +129,10 @@ bool name_is_safe(const char *s);
 /* True when `word` is one of the space-separated words of `list`. */
 bool word_in_list(const char *list, const char *word);
 
+/* The Debian/Go name of a request's architecture ("amd64", "arm64"), which
+ * Debian, Ubuntu and Talos use in file names. */
+const char *arch_dpkg_name(const vendor_req *req);
+
 /* ---- resolved helpers --------------------------------------------------- */
 
 /* strdup into *field (freeing what was there); false when out of memory. */

@@ -488,9 +488,7 @@ static imgfetch_status oom(const vendor_req *req)
 
 static imgfetch_status resolve(const vendor_req *req, imgfetch_resolved *r)
 {
-	const char *arch = strcmp(req->arch, "x86_64") == 0 ? "amd64" : strcmp(req->arch, "aarch64") == 0 ? "arm64" : NULL;
-	if (!arch)
-		return fail_unknown_arch(req, "x86_64 aarch64");
+	const char *arch = arch_dpkg_name(req);
 	debian_target t;
 	imgfetch_status st = pick_target(req, &t);
 	if (st < 0)

@@ -154,13 +154,7 @@ static imgfetch_status unknown_release(const vendor_req *req)
 
 static imgfetch_status resolve(const vendor_req *req, imgfetch_resolved *r)
 {
-	const char *arch;
-	if (strcmp(req->arch, "x86_64") == 0)
-		arch = "amd64";
-	else if (strcmp(req->arch, "aarch64") == 0)
-		arch = "arm64";
-	else
-		return fail_unknown_arch(req, "x86_64 aarch64");
+	const char *arch = arch_dpkg_name(req);
 
 	char want[64];
 	if (talos_tag_for(req->release, want, sizeof(want)) < 0)

@@ -198,9 +198,7 @@ out:
 
 static imgfetch_status resolve(const vendor_req *req, imgfetch_resolved *r)
 {
-	const char *arch = strcmp(req->arch, "x86_64") == 0 ? "amd64" : strcmp(req->arch, "aarch64") == 0 ? "arm64" : NULL;
-	if (!arch)
-		return fail_unknown_arch(req, "x86_64 aarch64");
+	const char *arch = arch_dpkg_name(req);
 	_cleanup_free_ char *feed_url =
 		vendor_url(req, "cloud", STREAM_ROOT "streams/v1/com.ubuntu.cloud:released:download.json");
 	if (!feed_url)

@@ -29,6 +29,9 @@ curl
 python3
 time
 gpg
+docker-registry
+skopeo
+apache2-utils
 "
 
 missing=""
@@ -48,3 +51,11 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing
+# docker-registry's postinst may start a system registry on *:5000; the tests
+# start their own on 127.0.0.1 and must not find one there.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-registry 2>/dev/null; then
+	systemctl stop docker-registry || true
+	systemctl disable docker-registry 2>/dev/null || true
+elif [ -x /etc/init.d/docker-registry ]; then
+	/etc/init.d/docker-registry stop >/dev/null 2>&1 || true
+fi

@@ -44,11 +44,25 @@ from pathlib import Path
 NGINX_BIN = os.environ.get("IMGFETCH_TEST_NGINX", "/usr/sbin/nginx")
 HOST = "127.0.0.1"
 
-__all__ = ["Nginx", "LogEntry", "TestCA", "make_test_ca", "free_port", "NginxError"]
+__all__ = ["Nginx", "LogEntry", "TestCA", "make_test_ca", "free_port", "stop_process", "NginxError"]
 
 
 class NginxError(RuntimeError):
     pass
+
+
+def stop_process(proc: subprocess.Popen | None, timeout: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL after `timeout` seconds; None and exited processes are fine."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout)
+    except ProcessLookupError:
+        pass
 
 
 def free_port() -> int:
@@ -382,17 +396,7 @@ class Nginx:
         return False, "timed out waiting for nginx\n" + self._errors()
 
     def _kill(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            try:
-                self.proc.send_signal(signal.SIGTERM)  # fast shutdown
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-            except ProcessLookupError:
-                pass
+        stop_process(self.proc)  # SIGTERM: nginx's fast shutdown
         self.proc = None
 
     def _cleanup_dir(self) -> None:

@@ -55,7 +55,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -69,7 +68,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from nginx import HOST, TestCA, free_port, make_test_ca
+from nginx import HOST, TestCA, free_port, make_test_ca, stop_process
 
 REGISTRY_BIN = os.environ.get("IMGFETCH_TEST_REGISTRY", "/usr/bin/docker-registry")
 HTPASSWD_BIN = "htpasswd"
@@ -701,17 +700,7 @@ class Registry:
         return False, "timed out waiting for docker-registry\n" + self.log_path.read_text(errors="replace")
 
     def _kill(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            try:
-                self.proc.send_signal(signal.SIGTERM)
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-            except ProcessLookupError:
-                pass
+        stop_process(self.proc)
         self.proc = None
 
     def stop(self) -> None:

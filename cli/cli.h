@@ -15,6 +15,7 @@ enum {
 	EXIT_NETWORK = 4,
 	EXIT_NOT_FOUND = 5,
 	EXIT_FORMAT = 6,
+	EXIT_AUTH = 7,
 	EXIT_SIGINT = 130,
 	EXIT_SIGTERM = 143,
 };
@@ -48,3 +49,4 @@ int cmd_info(int argc, char **argv);
 int cmd_vendors(int argc, char **argv);
 /* resolve and fetch (argv[0] says which) */
 int cmd_catalog(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);

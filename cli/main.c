@@ -17,6 +17,7 @@ static void usage(FILE *f)
 	      "  vendors       list the built-in vendors of cloud images\n"
 	      "  resolve VENDOR [RELEASE]  find a vendor's image in its release feed\n"
 	      "  fetch VENDOR [RELEASE]    resolve, download, verify and convert it\n"
+	      "  inspect REF   show a registry manifest or index (OCI), nothing downloaded\n"
 	      "\n"
 	      "Run 'imgfetch COMMAND --help' for a command's options.\n"
 	      "\n"
@@ -28,6 +29,7 @@ static void usage(FILE *f)
 	      "  4    network or transfer failure (after retries where they help)\n"
 	      "  5    not found (HTTP 404/410, unknown name, missing input file)\n"
 	      "  6    image corrupt, hostile or using an unsupported feature\n"
+	      "  7    authentication failed (registry credentials refused or required)\n"
 	      "  130  interrupted (SIGINT)\n"
 	      "  143  terminated (SIGTERM)\n",
 	      f);
@@ -56,6 +58,8 @@ int main(int argc, char **argv)
 		return cmd_info(argc - 1, argv + 1);
 	if (strcmp(cmd, "vendors") == 0)
 		return cmd_vendors(argc - 1, argv + 1);
+	if (strcmp(cmd, "inspect") == 0)
+		return cmd_inspect(argc - 1, argv + 1);
 	if (strcmp(cmd, "resolve") == 0 || strcmp(cmd, "fetch") == 0)
 		return cmd_catalog(argc - 1, argv + 1);
 	fprintf(stderr, "imgfetch: unknown command '%s'\n", cmd);

@@ -59,6 +59,7 @@ int cli_signal_exit_code(void)
 int cli_exit_code(imgfetch_status st)
 {
 	switch (st) {
+	case IMGFETCH_E_AUTH: return EXIT_AUTH;
 	case IMGFETCH_OK: return EXIT_OK;
 	case IMGFETCH_E_INVALID: return EXIT_USAGE;
 	case IMGFETCH_E_VERIFY: return EXIT_VERIFY;

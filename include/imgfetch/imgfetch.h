@@ -55,6 +55,8 @@ typedef enum imgfetch_status {
 	IMGFETCH_E_CANCELLED = -6, /* imgfetch_ctx_cancel() was called */
 	IMGFETCH_E_LOCKED = -7,    /* another process holds the lock and waiting was not allowed */
 	IMGFETCH_E_FORMAT = -8,    /* the image is corrupt, hostile or uses an unsupported feature */
+	IMGFETCH_E_AUTH = -9,      /* credentials refused, or required and not given (a registry
+	                              answered 401 after they, or an anonymous token, were tried) */
 } imgfetch_status;
 
 /* Short static name of a status ("verification failed", ...). Never NULL. */
@@ -435,6 +437,81 @@ void imgfetch_fetch_result_free(imgfetch_fetch_result *r);
 /* One JSON object: the resolved image plus path, metadata_path, source_path,
  * from_cache, verified, dry_run, virtual_size. free(). */
 char *imgfetch_fetch_result_to_json(const imgfetch_fetch_result *r);
+
+/* ------------------------------------------------------- OCI registries */
+
+typedef struct imgfetch_oci_annotation {
+	char *key, *value;
+} imgfetch_oci_annotation;
+
+/* A content descriptor (config, layer, or index entry). */
+typedef struct imgfetch_oci_descriptor {
+	char *media_type;
+	char *digest;             /* "sha256:<hex>" */
+	uint64_t size;
+	char *artifact_type;      /* or NULL */
+	char *platform;           /* index entries: "os/arch[/variant]", else NULL */
+	char *title;              /* org.opencontainers.image.title when a safe file name, else NULL */
+	imgfetch_oci_annotation *annotations;
+	size_t n_annotations;
+} imgfetch_oci_descriptor;
+
+/* A manifest or index as fetched from a registry. */
+typedef struct imgfetch_oci_manifest {
+	bool is_index;            /* OCI image index or Docker manifest list */
+	char *digest;             /* of the bytes fetched (verified when fetched by digest) */
+	char *media_type;         /* Content-Type, else the document's mediaType */
+	char *artifact_type;      /* or NULL */
+	imgfetch_oci_descriptor *config;    /* manifests; NULL for indexes */
+	imgfetch_oci_descriptor *layers;    /* manifests */
+	size_t n_layers;
+	imgfetch_oci_descriptor *manifests; /* indexes */
+	size_t n_manifests;
+	imgfetch_oci_annotation *annotations;
+	size_t n_annotations;
+	char *raw;                /* the document's bytes, NUL-terminated */
+	size_t raw_len;
+} imgfetch_oci_manifest;
+
+typedef struct imgfetch_inspect_opts {
+	const char *ref;          /* "host[:port]/repo[:tag][@digest]" or "oras://..." */
+	const char *username;     /* with password: Basic credentials (for the registry or its
+	                             token server); both NULL: anonymous */
+	const char *password;     /* never logged, never in messages or JSON */
+	const char *platform;     /* "os/arch[/variant]": with an index, also fetch that entry */
+} imgfetch_inspect_opts;
+
+typedef struct imgfetch_inspect_result {
+	char *reference;          /* canonical form of opts->ref */
+	char *registry;           /* "host[:port]" */
+	char *repository;
+	char *tag;                /* or NULL */
+	imgfetch_oci_manifest manifest;   /* what the reference names */
+	imgfetch_oci_manifest *selected;  /* the entry for opts->platform when manifest is an
+	                                     index, else NULL */
+} imgfetch_inspect_result;
+
+/*
+ * Fetches the manifest or index REF names over HTTPS (with an Accept header
+ * listing the OCI and Docker manifest and index types), without downloading
+ * blobs. On 401 it follows the challenge: Bearer (a token for
+ * repository:<repo>:pull from the realm, with the credentials when given) or
+ * Basic (the credentials), and retries once. Manifests are limited to 4 MiB.
+ * Errors: IMGFETCH_E_INVALID (bad reference or options), IMGFETCH_E_AUTH
+ * (credentials refused or required), IMGFETCH_E_VERIFY (the body does not match
+ * the digest asked for or announced), IMGFETCH_E_NOT_FOUND (no such manifest;
+ * or no entry for opts->platform, the message listing those that exist),
+ * IMGFETCH_E_FORMAT (not a valid manifest/index), network errors as usual.
+ * *ret is owned by the caller: imgfetch_inspect_result_free().
+ */
+IMGFETCH_WARN_UNUSED imgfetch_status imgfetch_inspect(imgfetch_ctx *ctx, const imgfetch_inspect_opts *opts,
+                                                      imgfetch_inspect_result **ret);
+void imgfetch_inspect_result_free(imgfetch_inspect_result *r);
+/* One JSON object: reference, registry, repository, tag, then the manifest's
+ * fields (kind "manifest"/"index", digest, media_type, artifact_type, config,
+ * layers or manifests, annotations) and "selected" (same shape, or absent).
+ * No credentials. free(); NULL when out of memory. */
+char *imgfetch_inspect_result_to_json(const imgfetch_inspect_result *r);
 
 /* --------------------------------------------------------------- backoff */
 

@@ -24,6 +24,7 @@ const char *imgfetch_status_name(imgfetch_status s)
 	case IMGFETCH_E_CANCELLED: return "cancelled";
 	case IMGFETCH_E_LOCKED: return "locked";
 	case IMGFETCH_E_FORMAT: return "bad image";
+	case IMGFETCH_E_AUTH: return "authentication failed";
 	}
 	return "unknown status";
 }

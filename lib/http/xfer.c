@@ -15,6 +15,7 @@
 #include "util/strutil.h"
 
 #define VALIDATOR_MAX 512
+#define WWW_AUTH_MAX 8193
 
 /* State of the transfer across attempts. */
 typedef struct xfer {
@@ -41,6 +42,8 @@ typedef struct xfer {
 	int64_t length;           /* Content-Length, -1 when absent */
 	char resp_etag[VALIDATOR_MAX];
 	char resp_last_modified[VALIDATOR_MAX];
+	char resp_www_auth[WWW_AUTH_MAX];
+	char resp_dcd[VALIDATOR_MAX];   /* Docker-Content-Digest */
 	uint64_t body_base;       /* `have` when this response's body began */
 
 	/* Per attempt. */
@@ -170,6 +173,7 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *u)
 		x->accept_body = false;
 		x->range_start = x->range_end = x->range_total = x->length = -1;
 		x->resp_etag[0] = x->resp_last_modified[0] = '\0';
+		x->resp_www_auth[0] = x->resp_dcd[0] = '\0';
 	} else if (n <= 2 && (line[0] == '\r' || line[0] == '\n')) {
 		if (x->status >= 200)
 			end_of_headers(x);
@@ -177,6 +181,11 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *u)
 			return 0;
 	} else if (header_is(line, n, "etag", &v, &vn)) {
 		header_value(v, vn, x->resp_etag, sizeof(x->resp_etag));
+	} else if (header_is(line, n, "www-authenticate", &v, &vn)) {
+		if (!x->resp_www_auth[0])
+			header_value(v, vn, x->resp_www_auth, sizeof(x->resp_www_auth));
+	} else if (header_is(line, n, "docker-content-digest", &v, &vn)) {
+		header_value(v, vn, x->resp_dcd, sizeof(x->resp_dcd));
 	} else if (header_is(line, n, "last-modified", &v, &vn)) {
 		header_value(v, vn, x->resp_last_modified, sizeof(x->resp_last_modified));
 	} else if (header_is(line, n, "content-range", &v, &vn)) {
@@ -311,6 +320,15 @@ static CURLcode perform(xfer *x)
 
 typedef enum { ATTEMPT_OK, ATTEMPT_RETRY, ATTEMPT_FATAL } attempt_outcome;
 
+static bool status_allowed(const xfer_request *req, long code)
+{
+	if (req->allow_status)
+		for (const long *s = req->allow_status; *s; s++)
+			if (*s == code)
+				return true;
+	return false;
+}
+
 static bool same_origin(const char *a, const char *b)
 {
 	bool same = false;
@@ -368,6 +386,9 @@ static imgfetch_status prepare(xfer *x, const char *url, struct curl_slist **hea
 	if (x->req->origin_headers && same_origin(url, x->req->url))
 		for (const char *const *h = x->req->origin_headers; *h; h++)
 			*headers = curl_slist_append(*headers, *h);
+	if (x->req->headers)
+		for (const char *const *h = x->req->headers; *h; h++)
+			*headers = curl_slist_append(*headers, *h);
 
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,file");
@@ -396,6 +417,7 @@ static imgfetch_status prepare(xfer *x, const char *url, struct curl_slist **hea
 	x->headers_done = false;
 	x->accept_body = false;
 	x->range_start = x->range_end = x->range_total = x->length = -1;
+	x->resp_www_auth[0] = x->resp_dcd[0] = '\0';
 	x->abort_reason = NULL;
 	x->restart = false;
 	x->sink_error = 0;
@@ -611,6 +633,13 @@ static attempt_outcome attempt(xfer *x, char **final_url, uint32_t *retry_after_
 			*ret_status = IMGFETCH_OK;
 			goto done;
 		}
+		if (status_allowed(x->req, code)) {
+			free(*final_url);
+			*final_url = TAKE_PTR(url);
+			out = ATTEMPT_OK;
+			*ret_status = IMGFETCH_OK;
+			goto done;
+		}
 		if (code == 404 || code == 410) {
 			*ret_status = ifx_fail(ctx, IMGFETCH_E_NOT_FOUND, "%s: HTTP %ld, not found", url, code);
 			goto done;
@@ -735,6 +764,8 @@ imgfetch_status xfer_run(imgfetch_ctx *ctx, const xfer_request *req, const xfer_
 	ret->attempts = a;
 	ret->resumed_bytes = x.resumed;
 	ret->http_status = x.status;
+	ret->www_authenticate = x.resp_www_auth[0] ? strdup(x.resp_www_auth) : NULL;
+	ret->docker_content_digest = x.resp_dcd[0] ? strdup(x.resp_dcd) : NULL;
 	if (req->report_progress)
 		ifx_progress(ctx, x.label, x.have, x.have, true);
 	curl_easy_cleanup(x.curl);
@@ -755,6 +786,8 @@ void xfer_result_clear(xfer_result *r)
 {
 	free(r->final_url);
 	free(r->content_type);
+	free(r->www_authenticate);
+	free(r->docker_content_digest);
 	*r = (xfer_result){ 0 };
 }
 

@@ -28,6 +28,13 @@ typedef struct xfer_request {
 	const char *const *origin_headers; /* NULL-terminated "Name: value" list, e.g. credentials;
 	                                      sent only while the URL stays on the original
 	                                      scheme, host and port */
+	const char *const *headers;        /* NULL-terminated "Name: value" list sent on every hop,
+	                                      redirects to other hosts included (e.g. Accept) */
+	const long *allow_status;          /* 0-terminated list of HTTP statuses (e.g. 401) that end
+	                                      the transfer with IMGFETCH_OK instead of an error, not
+	                                      retried; their body is discarded (the sink stays
+	                                      empty), the caller reads result.http_status and the
+	                                      captured headers */
 	uint64_t max_size;                 /* informational cap for messages; 0: none */
 	bool report_progress;
 } xfer_request;
@@ -39,6 +46,11 @@ typedef struct xfer_result {
 	uint32_t attempts;
 	uint64_t resumed_bytes;
 	long http_status;      /* of the last response (0: none, or not HTTP), also on failure */
+	/* Headers of the final response, trimmed (NULL when absent or too long);
+	 * only the first WWW-Authenticate line is kept. Owned, freed by
+	 * xfer_result_clear(). Set on success only. */
+	char *www_authenticate;
+	char *docker_content_digest;
 } xfer_result;
 
 IMGFETCH_WARN_UNUSED imgfetch_status xfer_run(imgfetch_ctx *ctx, const xfer_request *req, const xfer_sink *sink,

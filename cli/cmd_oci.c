@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: MIT */
+/* imgfetch inspect: argument parsing and printing around imgfetch_inspect(). */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define PASSWORD_MAX 4096
+
+static void inspect_usage(FILE *f)
+{
+	fputs("Usage: imgfetch inspect REF [OPTIONS]\n"
+	      "\n"
+	      "Show the manifest or index REF names in an OCI registry, without downloading\n"
+	      "any blob. REF is host[:port]/repo[:tag][@sha256:...] or oras://host/repo:tag.\n"
+	      "\n"
+	      "Options:\n"
+	      "      --platform OS/ARCH[/VARIANT]  with an index, also show that platform's\n"
+	      "                            manifest (exit 5 when the index has none)\n"
+	      "      --username USER       authenticate as USER (Basic, or for the token server)\n"
+	      "      --password-stdin      read the password from standard input\n"
+	      "      --cacert FILE         trust the CA certificates in FILE (PEM) for HTTPS\n"
+	      "      --json                print the result as one JSON object on stdout\n"
+	      "  -q, --quiet               print only warnings and errors\n"
+	      "  -v, --verbose             also print each request\n"
+	      "  -h, --help                show this help\n"
+	      "\n"
+	      "Exit codes: 0 ok, 2 usage, 3 manifest digest mismatch, 4 network, 5 not found\n"
+	      "(or no such platform), 6 invalid manifest, 7 authentication failed.\n",
+	      f);
+}
+
+enum {
+	OPT_PLATFORM = 256,
+	OPT_USERNAME,
+	OPT_PASSWORD_STDIN,
+	OPT_CACERT,
+	OPT_JSON,
+};
+
+/* Reads the password from stdin: everything up to EOF, one trailing newline
+ * (LF or CRLF) removed. NULL on error (message printed). */
+static char *read_password(void)
+{
+	char *buf = calloc(1, PASSWORD_MAX + 1);
+	if (!buf) {
+		fprintf(stderr, "imgfetch inspect: out of memory\n");
+		return NULL;
+	}
+	size_t n = 0;
+	for (;;) {
+		ssize_t r = read(STDIN_FILENO, buf + n, PASSWORD_MAX - n);
+		if (r < 0) {
+			fprintf(stderr, "imgfetch inspect: cannot read the password from standard input\n");
+			free(buf);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n == PASSWORD_MAX) {
+			fprintf(stderr, "imgfetch inspect: the password on standard input is too long\n");
+			free(buf);
+			return NULL;
+		}
+	}
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	buf[n] = '\0';
+	if (n == 0 || memchr(buf, '\0', n)) {
+		fprintf(stderr, "imgfetch inspect: no usable password on standard input\n");
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static void wipe(char *s)
+{
+	if (s) {
+		volatile char *p = s;
+		while (*p)
+			*p++ = 0;
+		free(s);
+	}
+}
+
+static void print_annotations(const char *indent, const imgfetch_oci_annotation *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		printf("%s%s=%s\n", indent, a[i].key, a[i].value);
+}
+
+static void print_manifest(const imgfetch_oci_manifest *m, const char *indent)
+{
+	printf("%sKind:          %s\n", indent, m->is_index ? "index" : "manifest");
+	printf("%sDigest:        %s\n", indent, m->digest);
+	printf("%sMedia type:    %s\n", indent, m->media_type ? m->media_type : "(none)");
+	if (m->artifact_type)
+		printf("%sArtifact type: %s\n", indent, m->artifact_type);
+	if (m->is_index) {
+		printf("%sManifests:     %zu\n", indent, m->n_manifests);
+		for (size_t i = 0; i < m->n_manifests; i++) {
+			const imgfetch_oci_descriptor *d = &m->manifests[i];
+			printf("%s  %-20s %s %" PRIu64 " %s\n", indent, d->platform ? d->platform : "(no platform)",
+			       d->digest, d->size, d->media_type);
+		}
+	} else {
+		if (m->config)
+			printf("%sConfig:        %s %s %" PRIu64 "\n", indent, m->config->media_type, m->config->digest,
+			       m->config->size);
+		printf("%sLayers:        %zu\n", indent, m->n_layers);
+		for (size_t i = 0; i < m->n_layers; i++) {
+			const imgfetch_oci_descriptor *d = &m->layers[i];
+			printf("%s  %s %" PRIu64 " %s %s\n", indent, d->title ? d->title : "-", d->size, d->media_type,
+			       d->digest);
+		}
+	}
+	if (m->n_annotations) {
+		printf("%sAnnotations:\n", indent);
+		char in2[64];
+		snprintf(in2, sizeof(in2), "%s  ", indent);
+		print_annotations(in2, m->annotations, m->n_annotations);
+	}
+}
+
+int cmd_inspect(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "platform", required_argument, NULL, OPT_PLATFORM },
+		{ "username", required_argument, NULL, OPT_USERNAME },
+		{ "password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN },
+		{ "cacert", required_argument, NULL, OPT_CACERT },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	imgfetch_inspect_opts o = { 0 };
+	imgfetch_http_opts http;
+	imgfetch_http_opts_init(&http);
+	bool json = false, password_stdin = false;
+	int verbosity = 1;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "qvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_PLATFORM: o.platform = optarg; break;
+		case OPT_USERNAME: o.username = optarg; break;
+		case OPT_PASSWORD_STDIN: password_stdin = true; break;
+		case OPT_CACERT: http.cacert = optarg; break;
+		case OPT_JSON: json = true; break;
+		case 'q': verbosity = 0; break;
+		case 'v': verbosity = 2; break;
+		case 'h': inspect_usage(stdout); return EXIT_OK;
+		default: inspect_usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "imgfetch inspect: expected exactly one reference\n");
+		inspect_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!o.username != !password_stdin) {
+		fprintf(stderr, "imgfetch inspect: --username and --password-stdin go together\n");
+		return EXIT_USAGE;
+	}
+	if (o.platform) {
+		size_t slashes = 0;
+		for (const char *p = o.platform; *p; p++)
+			slashes += *p == '/';
+		if (slashes < 1 || slashes > 2 || o.platform[0] == '/' || strstr(o.platform, "//") ||
+		    o.platform[strlen(o.platform) - 1] == '/') {
+			fprintf(stderr, "imgfetch inspect: --platform needs OS/ARCH[/VARIANT], not '%s'\n", o.platform);
+			return EXIT_USAGE;
+		}
+	}
+	o.ref = argv[optind];
+	char *password = NULL;
+	if (password_stdin) {
+		password = read_password();
+		if (!password)
+			return EXIT_USAGE;
+		o.password = password;
+	}
+
+	imgfetch_ctx *ctx = imgfetch_ctx_new();
+	if (!ctx) {
+		wipe(password);
+		fprintf(stderr, "imgfetch: cannot initialise (out of memory, or libcurl failed)\n");
+		return EXIT_ERROR;
+	}
+	cli_output out = { .verbosity = verbosity, .progress = false };
+	cli_output_attach(&out, ctx);
+	cli_signals_install(ctx);
+
+	imgfetch_inspect_result *res = NULL;
+	imgfetch_status st = imgfetch_ctx_set_http(ctx, &http);
+	if (st == IMGFETCH_OK)
+		st = imgfetch_inspect(ctx, &o, &res);
+	wipe(password);
+	o.password = NULL;
+	int code = cli_exit_code(st);
+	if (st < 0) {
+		fprintf(stderr, "imgfetch: %s\n", imgfetch_ctx_error(ctx));
+	} else if (json) {
+		char *text = imgfetch_inspect_result_to_json(res);
+		if (!text || printf("%s\n", text) < 0 || fflush(stdout) != 0) {
+			fprintf(stderr, "imgfetch: cannot write the JSON result\n");
+			code = EXIT_ERROR;
+		}
+		free(text);
+	} else {
+		printf("Reference:     %s\n", res->reference);
+		print_manifest(&res->manifest, "");
+		if (res->selected) {
+			printf("Selected (%s):\n", o.platform);
+			print_manifest(res->selected, "  ");
+		}
+		if (fflush(stdout) != 0)
+			code = EXIT_ERROR;
+	}
+	imgfetch_inspect_result_free(res);
+	cli_signals_release();
+	imgfetch_ctx_free(ctx);
+	return code;
+}

@@ -50,3 +50,7 @@ int cmd_vendors(int argc, char **argv);
 /* resolve and fetch (argv[0] says which) */
 int cmd_catalog(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+/* push, and index create (argv[0] is "index") */
+int cmd_push(int argc, char **argv);
+int cmd_index(int argc, char **argv);
+int cmd_pull(int argc, char **argv);

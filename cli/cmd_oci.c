@@ -23,6 +23,9 @@ static void inspect_usage(FILE *f)
 	      "                            manifest (exit 5 when the index has none)\n"
 	      "      --username USER       authenticate as USER (Basic, or for the token server)\n"
 	      "      --password-stdin      read the password from standard input\n"
+	      "      --authfile FILE       without --username: credentials from FILE (auths,\n"
+	      "                            credHelpers, credsStore); default $REGISTRY_AUTH_FILE,\n"
+	      "                            $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json\n"
 	      "      --cacert FILE         trust the CA certificates in FILE (PEM) for HTTPS\n"
 	      "      --json                print the result as one JSON object on stdout\n"
 	      "  -q, --quiet               print only warnings and errors\n"
@@ -30,7 +33,8 @@ static void inspect_usage(FILE *f)
 	      "  -h, --help                show this help\n"
 	      "\n"
 	      "Exit codes: 0 ok, 2 usage, 3 manifest digest mismatch, 4 network, 5 not found\n"
-	      "(or no such platform), 6 invalid manifest, 7 authentication failed.\n",
+	      "(or no such platform), 6 invalid manifest, 7 authentication failed;\n"
+	      "a malformed or missing --authfile is 2.\n",
 	      f);
 }
 
@@ -40,6 +44,7 @@ enum {
 	OPT_PASSWORD_STDIN,
 	OPT_CACERT,
 	OPT_JSON,
+	OPT_AUTHFILE,
 };
 
 /* Reads the password from stdin: everything up to EOF, one trailing newline
@@ -138,6 +143,7 @@ int cmd_inspect(int argc, char **argv)
 		{ "password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN },
 		{ "cacert", required_argument, NULL, OPT_CACERT },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "authfile", required_argument, NULL, OPT_AUTHFILE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -158,6 +164,7 @@ int cmd_inspect(int argc, char **argv)
 		case OPT_PASSWORD_STDIN: password_stdin = true; break;
 		case OPT_CACERT: http.cacert = optarg; break;
 		case OPT_JSON: json = true; break;
+		case OPT_AUTHFILE: o.authfile = optarg; break;
 		case 'q': verbosity = 0; break;
 		case 'v': verbosity = 2; break;
 		case 'h': inspect_usage(stdout); return EXIT_OK;

@@ -18,6 +18,9 @@ static void usage(FILE *f)
 	      "  resolve VENDOR [RELEASE]  find a vendor's image in its release feed\n"
 	      "  fetch VENDOR [RELEASE]    resolve, download, verify and convert it\n"
 	      "  inspect REF   show a registry manifest or index (OCI), nothing downloaded\n"
+	      "  push FILE[:MEDIATYPE]... REF  upload files as an OCI artifact\n"
+	      "  index create REF MANIFEST...  push a multi-platform OCI index\n"
+	      "  pull REF -o PATH  download a disk image from an OCI registry, verified\n"
 	      "\n"
 	      "Run 'imgfetch COMMAND --help' for a command's options.\n"
 	      "\n"
@@ -60,6 +63,12 @@ int main(int argc, char **argv)
 		return cmd_vendors(argc - 1, argv + 1);
 	if (strcmp(cmd, "inspect") == 0)
 		return cmd_inspect(argc - 1, argv + 1);
+	if (strcmp(cmd, "push") == 0)
+		return cmd_push(argc - 1, argv + 1);
+	if (strcmp(cmd, "index") == 0)
+		return cmd_index(argc - 1, argv + 1);
+	if (strcmp(cmd, "pull") == 0)
+		return cmd_pull(argc - 1, argv + 1);
 	if (strcmp(cmd, "resolve") == 0 || strcmp(cmd, "fetch") == 0)
 		return cmd_catalog(argc - 1, argv + 1);
 	fprintf(stderr, "imgfetch: unknown command '%s'\n", cmd);

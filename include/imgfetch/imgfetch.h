@@ -479,6 +479,9 @@ typedef struct imgfetch_inspect_opts {
 	                             token server); both NULL: anonymous */
 	const char *password;     /* never logged, never in messages or JSON */
 	const char *platform;     /* "os/arch[/variant]": with an index, also fetch that entry */
+	const char *authfile;     /* without username/password: credentials from this auth file
+	                             (auths, credHelpers, credsStore); NULL: $REGISTRY_AUTH_FILE,
+	                             $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json */
 } imgfetch_inspect_opts;
 
 typedef struct imgfetch_inspect_result {
@@ -512,6 +515,142 @@ void imgfetch_inspect_result_free(imgfetch_inspect_result *r);
  * layers or manifests, annotations) and "selected" (same shape, or absent).
  * No credentials. free(); NULL when out of memory. */
 char *imgfetch_inspect_result_to_json(const imgfetch_inspect_result *r);
+
+/* ------------------------------------------------------------------ pull */
+
+typedef enum imgfetch_pull_format {
+	IMGFETCH_PULL_BLOB = 0,   /* the layer's bytes as they are */
+	IMGFETCH_PULL_RAW = 1,    /* converted to a raw image (imgfetch_convert) */
+	IMGFETCH_PULL_QCOW2 = 2,  /* converted to qcow2 */
+} imgfetch_pull_format;
+
+typedef struct imgfetch_pull_opts {
+	const char *ref;          /* "host[:port]/repo[:tag][@digest]" or "oras://..." */
+	const char *output;       /* the file to write; with all_layers, an existing directory */
+	const char *username;     /* with password: Basic credentials; both NULL: anonymous */
+	const char *password;     /* never logged, never in messages or JSON */
+	const char *authfile;     /* without username/password: credentials from this auth file
+	                             (NULL: $REGISTRY_AUTH_FILE, containers auth.json, docker config.json) */
+	const char *platform;     /* "os/arch[/variant]"; NULL: the host's */
+	const char *media_type;   /* pick the layer with this media type */
+	const char *title;        /* pick the layer with this org.opencontainers.image.title */
+	bool all_layers;          /* every layer to output/<sanitised title or digest hex> */
+	imgfetch_pull_format format;
+} imgfetch_pull_opts;
+
+typedef struct imgfetch_pull_file {
+	char *path;
+	char *digest;             /* the layer's digest */
+	uint64_t size;            /* the layer's size */
+	char *media_type;
+	char *title;              /* or NULL */
+	bool skipped;             /* the output already held this digest (stamp file) */
+} imgfetch_pull_file;
+
+typedef struct imgfetch_pull_result {
+	char *reference;          /* canonical form of opts->ref */
+	char *digest;             /* what the reference resolved to (manifest or index) */
+	char *manifest_digest;    /* the manifest the layers came from */
+	char *platform;           /* the platform selected from an index, else NULL */
+	imgfetch_pull_format format;
+	imgfetch_pull_file *files;
+	size_t n_files;
+} imgfetch_pull_result;
+
+/*
+ * Resolves REF to a digest, walks an index to opts->platform (default: the
+ * host), picks the layer (opts->media_type, opts->title, else the disk image:
+ * signature/SBOM/attestation layers ignored, the largest of the rest) and
+ * downloads the blob, hashing on the way; digest and size are verified before
+ * the output is installed atomically. A stamp "<output>.digest" records what
+ * was installed so a later pull of the same digest does no download.
+ * Errors: as imgfetch_inspect(), plus IMGFETCH_E_NOT_FOUND (no such platform
+ * or layer; the message lists what exists), IMGFETCH_E_VERIFY (a blob's digest
+ * or size does not match; nothing written), IMGFETCH_E_INVALID (a single
+ * manifest annotated for another platform than the one asked for).
+ */
+IMGFETCH_WARN_UNUSED imgfetch_status imgfetch_pull(imgfetch_ctx *ctx, const imgfetch_pull_opts *opts,
+                                                   imgfetch_pull_result **ret);
+void imgfetch_pull_result_free(imgfetch_pull_result *r);
+/* One JSON object: reference, digest, manifest_digest, platform, format, files[]
+ * (path, digest, size, media_type, title, skipped). No credentials. free(). */
+char *imgfetch_pull_result_to_json(const imgfetch_pull_result *r);
+
+/* ------------------------------------------------------------------ push */
+
+/* Manifest annotation recording the platform ("os/arch[/variant]") of a pushed
+ * artifact (imgfetch push --platform); imgfetch index create reads it back. */
+#define IMGFETCH_OCI_ANNOTATION_PLATFORM "org.opencontainers.image.platform"
+
+typedef struct imgfetch_push_file {
+	const char *path;         /* a regular file */
+	const char *media_type;   /* NULL: application/octet-stream */
+	const char *title;        /* org.opencontainers.image.title; NULL: the file's base name */
+} imgfetch_push_file;
+
+typedef struct imgfetch_push_opts {
+	const char *ref;          /* "host[:port]/repo[:tag]" or "oras://..."; a tag, not a digest */
+	const char *username;     /* with password: credentials; both NULL: anonymous */
+	const char *password;     /* never logged, never in messages or JSON */
+	const char *authfile;     /* without username/password: credentials from this auth file
+	                             (NULL: $REGISTRY_AUTH_FILE, containers auth.json, docker config.json) */
+	const imgfetch_push_file *files;   /* the layers, in order */
+	size_t n_files;
+	const char *config_path;  /* with config_media_type: the config blob; NULL: the empty
+	                             descriptor (application/vnd.oci.empty.v1+json, "{}") */
+	const char *config_media_type;
+	const char *artifact_type;           /* NULL: none */
+	const imgfetch_oci_annotation *annotations; /* manifest annotations */
+	size_t n_annotations;
+	const char *platform;     /* "os/arch[/variant]" recorded as IMGFETCH_OCI_ANNOTATION_PLATFORM */
+	uint64_t chunk_size;      /* upload PATCH size, 4 KiB .. 256 MiB; 0: 8 MiB */
+} imgfetch_push_opts;
+
+typedef struct imgfetch_push_result {
+	char *reference;          /* "host[:port]/repo:tag@sha256:..." */
+	char *digest;             /* of the manifest (or index) pushed */
+	uint64_t size;            /* its size in bytes */
+	size_t blobs_uploaded;
+	size_t blobs_skipped;     /* already in the registry (HEAD) */
+	uint64_t bytes_uploaded;
+} imgfetch_push_result;
+
+/*
+ * Pushes the files as one OCI image manifest: each blob is hashed (streamed),
+ * skipped when the registry has it (HEAD), else uploaded with POST, PATCH
+ * chunks (always to the newest Location) and PUT ?digest=; then the config
+ * and the manifest (schemaVersion 2, artifactType, layer titles, annotations)
+ * are PUT under the tag. The manifest bytes are deterministic, so pushing the
+ * same files again gives the same digest and uploads nothing. Auth as
+ * imgfetch_inspect(), with the scope repository:<repo>:pull,push.
+ * Errors: IMGFETCH_E_INVALID (options), IMGFETCH_E_NOT_FOUND (a missing file),
+ * IMGFETCH_E_AUTH (credentials refused or required; push denied),
+ * IMGFETCH_E_VERIFY (the registry stored other digests), network errors.
+ * *ret: imgfetch_push_result_free().
+ */
+IMGFETCH_WARN_UNUSED imgfetch_status imgfetch_push(imgfetch_ctx *ctx, const imgfetch_push_opts *opts,
+                                                   imgfetch_push_result **ret);
+void imgfetch_push_result_free(imgfetch_push_result *r);
+
+typedef struct imgfetch_index_opts {
+	const char *ref;          /* the index's tag */
+	const char *username;
+	const char *password;
+	const char *authfile;     /* without username/password: credentials from this auth file
+	                             (NULL: $REGISTRY_AUTH_FILE, containers auth.json, docker config.json) */
+	const char *const *manifests;  /* tags, digests, or references in the same repository */
+	size_t n_manifests;
+	const char *const *platforms;  /* NULL, or one per manifest ("os/arch[/variant]" or NULL:
+	                                  from the manifest's platform annotation, KubeSolo's
+	                                  architecture annotation, or its image config) */
+	const imgfetch_oci_annotation *annotations;
+	size_t n_annotations;
+} imgfetch_index_opts;
+
+/* Fetches each manifest (verified), and PUTs an OCI image index listing them
+ * (media type, digest, size, artifactType, platform) under opts->ref's tag. */
+IMGFETCH_WARN_UNUSED imgfetch_status imgfetch_index_create(imgfetch_ctx *ctx, const imgfetch_index_opts *opts,
+                                                           imgfetch_push_result **ret);
 
 /* --------------------------------------------------------------- backoff */
 

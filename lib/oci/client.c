@@ -368,3 +368,50 @@ fail:
 	dynbuf_free(&b);
 	return st;
 }
+
+imgfetch_status oci_client_get_blob(oci_client *c, const char *blob_digest, uint64_t size, const xfer_sink *sink,
+                                    xfer_result *res)
+{
+	imgfetch_ctx *ctx = c->ctx;
+	static const long allow[] = { 401, 0 };
+	_cleanup_free_ char *url = NULL, *label = NULL;
+
+	*res = (xfer_result){ 0 };
+	if (!oci_digest_valid(blob_digest))
+		return ifx_fail(ctx, IMGFETCH_E_INVALID, "'%s' is not a digest", blob_digest);
+	if (asprintf(&url, "%s/v2/%s/blobs/%s", c->origin, c->ref->repository, blob_digest) < 0 ||
+	    asprintf(&label, "%s@%s", c->where, blob_digest) < 0)
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
+
+	bool reused = c->auth != NULL;
+	unsigned answers = 0;
+	for (;;) {
+		const char *origin_headers[2] = { c->auth, NULL };
+		xfer_request req = {
+			.url = url,
+			.label = label,
+			.origin_headers = c->auth ? origin_headers : NULL,
+			.allow_status = allow,
+			.max_size = size,
+			.report_progress = true,
+		};
+		imgfetch_status st = xfer_run(ctx, &req, sink, res);
+		if (st < 0)
+			return st;
+		if (res->http_status != 401)
+			return IMGFETCH_OK;
+		bool stale = c->auth && ((reused && answers == 0) ||
+		                         (answers == 1 && bearer_error_is(res->www_authenticate, "invalid_token")));
+		if (answers >= 2 || (c->auth && !stale)) {
+			xfer_result_clear(res);
+			return auth_failed(c, c->username ? "the credentials were refused"
+			                                  : "anonymous access is not allowed (--username, --password-stdin)");
+		}
+		st = answer_challenge(c, res->www_authenticate);
+		xfer_result_clear(res);
+		if (st < 0)
+			return st;
+		answers++;
+		ifx_log(ctx, IMGFETCH_LOG_INFO, "retrying %s with authorization", label);
+	}
+}

@@ -43,3 +43,13 @@ typedef struct oci_fetched {
  * oci_fetched_clear(). */
 IMGFETCH_WARN_UNUSED imgfetch_status oci_client_get_manifest(oci_client *c, const char *reference, oci_fetched *ret);
 void oci_fetched_clear(oci_fetched *f);
+
+/* GETs /v2/<repo>/blobs/<digest> into sink, following redirects (the session's
+ * Authorization goes to the registry origin only, never to the host a blob is
+ * redirected to), with retries and Range resume by the transfer engine, and
+ * the same 401 handling as manifests. Verifies nothing: the caller hashes the
+ * stream. *res is owned by the caller: xfer_result_clear(). */
+struct xfer_sink;
+struct xfer_result;
+IMGFETCH_WARN_UNUSED imgfetch_status oci_client_get_blob(oci_client *c, const char *blob_digest, uint64_t size,
+                                                         const struct xfer_sink *sink, struct xfer_result *res);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/ctx.h"
+#include "oci/authfile.h"
 #include "oci/client.h"
 #include "oci/manifest.h"
 #include "oci/ref.h"
@@ -173,8 +174,19 @@ imgfetch_status imgfetch_inspect(imgfetch_ctx *ctx, const imgfetch_inspect_opts 
 	if (oci_ref_parse(opts->ref, &ref, err, sizeof(err)) < 0)
 		return ifx_fail(ctx, IMGFETCH_E_INVALID, "invalid reference '%s': %s", opts->ref, err);
 
+	/* explicit credentials win; otherwise look in the auth files */
+	oci_credentials fc = { 0 };
+	if (!opts->username) {
+		st = oci_authfile_lookup(ctx, opts->authfile, &ref, &fc);
+		if (st < 0) {
+			oci_ref_clear(&ref);
+			return st;
+		}
+	}
 	imgfetch_inspect_result *r = calloc(1, sizeof(*r));
-	c = oci_client_new(ctx, &ref, opts->username, opts->password);
+	c = opts->username ? oci_client_new(ctx, &ref, opts->username, opts->password)
+	                   : oci_client_new(ctx, &ref, fc.username, fc.password);
+	oci_credentials_clear(&fc);
 	if (!r || !c) {
 		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
 		goto out;

@@ -35,6 +35,7 @@ demo: build
 bench: build
 	python3 bench/bench_get.py --imgfetch $(BUILD)/cli/imgfetch
 	python3 bench/bench_convert.py --imgfetch $(BUILD)/cli/imgfetch
+	python3 bench/bench_pull.py --imgfetch $(BUILD)/cli/imgfetch
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)

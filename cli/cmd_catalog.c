@@ -49,6 +49,8 @@ static void resolve_usage(FILE *f, const char *cmd)
 		      "      --insecure-no-verify   accept an image its vendor publishes no digest for\n"
 		      "      --cache-dir DIR     download cache (default: $XDG_CACHE_HOME/imgfetch)\n"
 		      "      --dry-run           print the plan; download and write nothing\n"
+		      "      --push REF          also push the image (metadata as its config) to a registry\n"
+		      "      --authfile FILE     registry credentials for --push (default: the usual auth files)\n"
 		      "  -j, --threads N         conversion threads (default: one per CPU)\n",
 		      f);
 	fputs("      --json              print the result as one JSON object on stdout\n"
@@ -107,7 +109,7 @@ int cmd_vendors(int argc, char **argv)
 
 enum {
 	OPT_ARCH = 256, OPT_MIRROR, OPT_CONFIG, OPT_SCHEMATIC, OPT_PROFILE, OPT_CACERT, OPT_FORMAT, OPT_EXPECTED,
-	OPT_INSECURE, OPT_CACHE_DIR, OPT_DRY_RUN, OPT_JSON,
+	OPT_INSECURE, OPT_CACHE_DIR, OPT_DRY_RUN, OPT_JSON, OPT_PUSH, OPT_AUTHFILE,
 };
 
 static void print_resolved(const imgfetch_resolved *r)
@@ -146,6 +148,8 @@ int cmd_catalog(int argc, char **argv)
 		{ "insecure-no-verify", no_argument, NULL, OPT_INSECURE },
 		{ "cache-dir", required_argument, NULL, OPT_CACHE_DIR },
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "push", required_argument, NULL, OPT_PUSH },
+		{ "authfile", required_argument, NULL, OPT_AUTHFILE },
 		{ "threads", required_argument, NULL, 'j' },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -164,7 +168,7 @@ int cmd_catalog(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, fetch ? "o:j:qvh" : "qvh", longopts, NULL)) != -1) {
 		bool fetch_only = c == 'o' || c == OPT_FORMAT || c == OPT_EXPECTED || c == OPT_INSECURE ||
-		                  c == OPT_CACHE_DIR || c == OPT_DRY_RUN || c == 'j';
+		                  c == OPT_CACHE_DIR || c == OPT_DRY_RUN || c == 'j' || c == OPT_PUSH || c == OPT_AUTHFILE;
 		if (fetch_only && !fetch) {
 			resolve_usage(stderr, cmd);
 			return EXIT_USAGE;
@@ -199,6 +203,8 @@ int cmd_catalog(int argc, char **argv)
 		case OPT_INSECURE: fo.insecure_no_verify = true; break;
 		case OPT_CACHE_DIR: fo.cache_dir = optarg; break;
 		case OPT_DRY_RUN: fo.dry_run = true; break;
+		case OPT_PUSH: fo.push_ref = optarg; break;
+		case OPT_AUTHFILE: fo.push_authfile = optarg; break;
 		case 'j': {
 			char *end;
 			unsigned long n = strtoul(optarg, &end, 10);
@@ -268,10 +274,14 @@ int cmd_catalog(int argc, char **argv)
 			printf("plan (dry run, nothing downloaded or written):\n");
 			print_resolved(fr->image);
 			printf("output:   %s\nmetadata: %s\n", fr->path, fr->metadata_path);
+			if (fo.push_ref)
+				printf("push to:  %s\n", fo.push_ref);
 		} else {
 			if (fr->image->notice && verbosity > 0)
 				fprintf(stderr, "imgfetch: notice: %s\n", fr->image->notice);
 			printf("%s\n", fr->path);
+			if (fr->pushed)
+				printf("%s\n", fr->pushed);
 		}
 	} else {
 		print_resolved(r);

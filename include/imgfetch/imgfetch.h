@@ -414,6 +414,10 @@ typedef struct imgfetch_fetch_opts {
 	bool dry_run;                 /* resolve and plan only; touch nothing */
 	const char *cache_dir;        /* NULL: $XDG_CACHE_HOME/imgfetch */
 	unsigned threads;             /* conversion threads, 0: one per CPU */
+	/* Mirror the result into a registry: push the image (and its metadata
+	 * as the manifest's config) to this reference; NULL: do not. */
+	const char *push_ref;
+	const char *push_authfile;    /* credentials for push_ref (NULL: the usual auth files) */
 } imgfetch_fetch_opts;
 
 typedef struct imgfetch_fetch_result {
@@ -425,6 +429,7 @@ typedef struct imgfetch_fetch_result {
 	bool verified;
 	bool dry_run;
 	uint64_t virtual_size;        /* 0 with dry_run */
+	char *pushed;                 /* with push_ref: "host/repo:tag@sha256:…" */
 } imgfetch_fetch_result;
 
 /* Resolve, download through the cache with verification, convert, and write

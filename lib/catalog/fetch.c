@@ -43,6 +43,7 @@ void imgfetch_fetch_result_free(imgfetch_fetch_result *r)
 	free(r->path);
 	free(r->metadata_path);
 	free(r->source_path);
+	free(r->pushed);
 	free(r);
 }
 
@@ -58,6 +59,8 @@ static json_t *result_json(const imgfetch_fetch_result *r)
 	json_object_set_new(o, "verified", json_boolean(r->verified));
 	json_object_set_new(o, "dry_run", json_boolean(r->dry_run));
 	json_object_set_new(o, "virtual_size", r->virtual_size ? json_integer((json_int_t)r->virtual_size) : json_null());
+	if (r->pushed)
+		json_object_set_new(o, "pushed", json_string(r->pushed));
 	return o;
 }
 
@@ -131,6 +134,54 @@ static imgfetch_status choose_verifier(imgfetch_ctx *ctx, const imgfetch_fetch_o
 		                img->notice ? img->notice : "");
 	g->insecure_no_verify = true;
 	return IMGFETCH_OK;
+}
+
+/* Media types of what `fetch --push` publishes: the disk in the format
+ * written, and the metadata JSON as the manifest's config. */
+#define FETCH_ARTIFACT_TYPE "application/vnd.imgfetch.image.v1"
+#define FETCH_METADATA_TYPE "application/vnd.imgfetch.image.metadata.v1+json"
+
+static imgfetch_status push_result(imgfetch_ctx *ctx, const imgfetch_fetch_opts *o, imgfetch_fetch_result *r)
+{
+	const imgfetch_resolved *img = r->image;
+	char media[96], platform[64];
+	snprintf(media, sizeof(media), "application/vnd.imgfetch.disk.%s", out_ext(img, o->format));
+	/* OCI platform names: GOOS/GOARCH ("linux/arm64", "freebsd/amd64"). */
+	const char *os = strcmp(img->os, "bsd") == 0 ? img->vendor : img->os;
+	snprintf(platform, sizeof(platform), "%s/%s", os, strcmp(img->arch, "aarch64") == 0 ? "arm64" : "amd64");
+	imgfetch_push_file file = { .path = r->path, .media_type = media };
+	imgfetch_oci_annotation ann[] = {
+		{ (char *)"org.opencontainers.image.version", img->version },
+		{ (char *)"org.opencontainers.image.source", img->url },
+		{ (char *)"org.opencontainers.image.vendor", img->vendor },
+		{ (char *)"io.imgfetch.image.series", img->series },
+		{ (char *)"io.imgfetch.image.uuid", img->uuid },
+		{ (char *)"io.imgfetch.image.source.sha256", img->sha256 },
+	};
+	size_t nann = 0;
+	imgfetch_oci_annotation use[sizeof(ann) / sizeof(ann[0])];
+	for (size_t i = 0; i < sizeof(ann) / sizeof(ann[0]); i++)
+		if (ann[i].value)
+			use[nann++] = ann[i];
+	imgfetch_push_opts p = {
+		.ref = o->push_ref,
+		.authfile = o->push_authfile,
+		.files = &file,
+		.n_files = 1,
+		.config_path = r->metadata_path,
+		.config_media_type = FETCH_METADATA_TYPE,
+		.artifact_type = FETCH_ARTIFACT_TYPE,
+		.annotations = use,
+		.n_annotations = nann,
+		.platform = platform,
+	};
+	imgfetch_push_result *pr = NULL;
+	imgfetch_status st = imgfetch_push(ctx, &p, &pr);
+	if (st < 0)
+		return st;
+	r->pushed = pr->reference ? strdup(pr->reference) : NULL;
+	imgfetch_push_result_free(pr);
+	return r->pushed ? IMGFETCH_OK : ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
 }
 
 imgfetch_status imgfetch_fetch(imgfetch_ctx *ctx, const imgfetch_fetch_opts *o, imgfetch_fetch_result **ret)
@@ -215,6 +266,8 @@ imgfetch_status imgfetch_fetch(imgfetch_ctx *ctx, const imgfetch_fetch_opts *o, 
 		imgfetch_convert_result_free(cr);
 	}
 	if ((st = write_metadata(ctx, r)) < 0)
+		goto fail;
+	if (o->push_ref && (st = push_result(ctx, o, r)) < 0)
 		goto fail;
 	*ret = r;
 	return IMGFETCH_OK;

@@ -159,14 +159,39 @@ static imgfetch_status fetch_token(oci_client *c, const oci_auth_challenge *ch)
 	_cleanup_free_ char *scope = NULL;
 	if (asprintf(&scope, "repository:%s:pull", c->ref->repository) < 0)
 		scope = NULL;
-	char *esc_scope = scope ? curl_easy_escape(e, scope, 0) : NULL;
+	/* The challenge may name several scopes, space-separated: each goes as
+	 * its own scope= parameter (the token spec's form), ours first and once. */
+	const char *chscope = oci_auth_param_get(ch, "scope");
+	dynbuf q;
+	dynbuf_init(&q, 16384);
+	bool qok = scope != NULL;
+	for (const char *p = scope, *next = chscope; qok && p;) {
+		size_t n = strcspn(p, " ");
+		char one[1024];
+		if (n > 0 && n < sizeof(one)) {
+			memcpy(one, p, n);
+			one[n] = '\0';
+			bool dup = p != scope && strcmp(one, scope) == 0;
+			char *esc = dup ? NULL : curl_easy_escape(e, one, 0);
+			if (!dup)
+				qok = esc && dynbuf_append(&q, "&scope=", 7) == 0 && dynbuf_append(&q, esc, strlen(esc)) == 0;
+			curl_free(esc);
+		}
+		p += n;
+		while (*p == ' ')
+			p++;
+		if (!*p) {
+			p = next;
+			next = NULL;
+		}
+	}
 	char *esc_service = service ? curl_easy_escape(e, service, 0) : NULL;
 	_cleanup_free_ char *url = NULL;
 	int r = -1;
-	if (esc_scope && (!service || esc_service))
-		r = asprintf(&url, "%s%sscope=%s%s%s", realm, strchr(realm, '?') ? "&" : "?", esc_scope,
-		             service ? "&service=" : "", service ? esc_service : "");
-	curl_free(esc_scope);
+	if (qok && (!service || esc_service))
+		r = asprintf(&url, "%s%s%.*s%s%s", realm, strchr(realm, '?') ? "&" : "?", (int)(q.len - 1),
+		             (const char *)q.data + 1, service ? "&service=" : "", service ? esc_service : "");
+	dynbuf_free(&q);
 	curl_free(esc_service);
 	curl_easy_cleanup(e);
 	if (r < 0)

@@ -206,7 +206,7 @@ def test_index_create(t):
 
 
 def test_skopeo_pushed(t):
-    """What skopeo pushes (a manifest, and an index built over two of them), imgfetch inspect reads."""
+    """What skopeo pushes (a manifest, and an index built over two of them), imgfetch inspects and pulls."""
     reg = start_registry(t, auth="htpasswd", users={"alice": PW})
     lay = make_oci_layout(t.tmp / "layout", {"disk.raw": b"skopeo disk", "SHA256SUMS": b"x\n"}, tag="v1",
                           artifact_type=ARTIFACT_TYPE)
@@ -215,6 +215,9 @@ def test_skopeo_pushed(t):
     j = cli(t, reg, "inspect", reg.ref(REPO, "v1"), "--json").ok().json()
     eq((j["digest"], j["artifact_type"]), (lay["manifest"], ARTIFACT_TYPE), "skopeo-pushed manifest")
     eq([x["title"] for x in j["layers"]], ["disk.raw", "SHA256SUMS"], "titles")
+    got = t.tmp / "pulled-v1.raw"
+    cli(t, reg, "pull", reg.ref(REPO, "v1"), "-o", got, "--title", "disk.raw").ok()
+    eq(got.read_bytes(), b"skopeo disk", "pulled the skopeo-pushed layer")
 
     # a multi-arch index in an OCI layout, copied with --all
     d = t.tmp / "multi"
@@ -234,4 +237,8 @@ def test_skopeo_pushed(t):
     j = cli(t, reg, "inspect", reg.ref(REPO, "multi"), "--json", "--platform", "linux/arm64").ok().json()
     eq((j["kind"], j["digest"]), ("index", digest_of(index)), "skopeo-pushed index")
     eq(j["selected"]["digest"], entries[1]["digest"], "selected arm64")
+    for arch in ("amd64", "arm64"):
+        got = t.tmp / ("pulled-%s.raw" % arch)
+        cli(t, reg, "pull", reg.ref(REPO, "multi"), "--platform", "linux/" + arch, "-o", got).ok()
+        eq(got.read_bytes(), ("disk " + arch).encode(), "pulled %s from the skopeo-pushed index" % arch)
     no_password(t)

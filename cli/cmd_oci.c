@@ -96,35 +96,50 @@ static void wipe(char *s)
 	}
 }
 
+/* Registry-supplied text for a terminal: control bytes become '?', so an
+ * annotation cannot rewrite the screen or fake output lines. Truncates at
+ * the buffer (manifest strings are capped well below it). */
+static const char *clean(const char *s, char *buf, size_t len)
+{
+	size_t i = 0;
+	for (; s && s[i] && i + 1 < len; i++)
+		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	buf[i] = '\0';
+	return buf;
+}
+
 static void print_annotations(const char *indent, const imgfetch_oci_annotation *a, size_t n)
 {
+	char k[512], v[4100];
 	for (size_t i = 0; i < n; i++)
-		printf("%s%s=%s\n", indent, a[i].key, a[i].value);
+		printf("%s%s=%s\n", indent, clean(a[i].key, k, sizeof(k)), clean(a[i].value, v, sizeof(v)));
 }
 
 static void print_manifest(const imgfetch_oci_manifest *m, const char *indent)
 {
 	printf("%sKind:          %s\n", indent, m->is_index ? "index" : "manifest");
 	printf("%sDigest:        %s\n", indent, m->digest);
-	printf("%sMedia type:    %s\n", indent, m->media_type ? m->media_type : "(none)");
+	char b1[512], b2[512];
+	printf("%sMedia type:    %s\n", indent, m->media_type ? clean(m->media_type, b1, sizeof(b1)) : "(none)");
 	if (m->artifact_type)
-		printf("%sArtifact type: %s\n", indent, m->artifact_type);
+		printf("%sArtifact type: %s\n", indent, clean(m->artifact_type, b1, sizeof(b1)));
 	if (m->is_index) {
 		printf("%sManifests:     %zu\n", indent, m->n_manifests);
 		for (size_t i = 0; i < m->n_manifests; i++) {
 			const imgfetch_oci_descriptor *d = &m->manifests[i];
-			printf("%s  %-20s %s %" PRIu64 " %s\n", indent, d->platform ? d->platform : "(no platform)",
-			       d->digest, d->size, d->media_type);
+			printf("%s  %-20s %s %" PRIu64 " %s\n", indent,
+			       d->platform ? clean(d->platform, b1, sizeof(b1)) : "(no platform)", d->digest, d->size,
+			       clean(d->media_type, b2, sizeof(b2)));
 		}
 	} else {
 		if (m->config)
-			printf("%sConfig:        %s %s %" PRIu64 "\n", indent, m->config->media_type, m->config->digest,
-			       m->config->size);
+			printf("%sConfig:        %s %s %" PRIu64 "\n", indent, clean(m->config->media_type, b1, sizeof(b1)),
+			       m->config->digest, m->config->size);
 		printf("%sLayers:        %zu\n", indent, m->n_layers);
 		for (size_t i = 0; i < m->n_layers; i++) {
 			const imgfetch_oci_descriptor *d = &m->layers[i];
-			printf("%s  %s %" PRIu64 " %s %s\n", indent, d->title ? d->title : "-", d->size, d->media_type,
-			       d->digest);
+			printf("%s  %s %" PRIu64 " %s %s\n", indent, d->title ? clean(d->title, b1, sizeof(b1)) : "-", d->size,
+			       clean(d->media_type, b2, sizeof(b2)), d->digest);
 		}
 	}
 	if (m->n_annotations) {

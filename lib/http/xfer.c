@@ -633,7 +633,9 @@ static attempt_outcome attempt(xfer *x, char **final_url, uint32_t *retry_after_
 			*ret_status = IMGFETCH_OK;
 			goto done;
 		}
-		if (status_allowed(x->req, code)) {
+		/* Only the origin's answer counts: a 401 from a host a redirect
+		 * led to must not make the caller send credentials anywhere. */
+		if (status_allowed(x->req, code) && same_origin(url, x->req->url)) {
 			free(*final_url);
 			*final_url = TAKE_PTR(url);
 			out = ATTEMPT_OK;

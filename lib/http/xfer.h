@@ -32,9 +32,10 @@ typedef struct xfer_request {
 	                                      redirects to other hosts included (e.g. Accept) */
 	const long *allow_status;          /* 0-terminated list of HTTP statuses (e.g. 401) that end
 	                                      the transfer with IMGFETCH_OK instead of an error, not
-	                                      retried; their body is discarded (the sink stays
-	                                      empty), the caller reads result.http_status and the
-	                                      captured headers */
+	                                      retried, when the original origin answers them (from a
+	                                      redirect target they are errors); their body is
+	                                      discarded, the caller reads result.http_status and the
+	                                      captured headers (and resets its sink if it retries) */
 	uint64_t max_size;                 /* informational cap for messages; 0: none */
 	bool report_progress;
 } xfer_request;

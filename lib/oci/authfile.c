@@ -426,10 +426,14 @@ static int read_capped(const char *path, char **out, size_t *outlen)
 	if (fd < 0)
 		return -errno;
 	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) < 0) {
 		int e = errno;
 		close(fd);
-		return S_ISDIR(st.st_mode) ? -EISDIR : -(e ? e : EINVAL);
+		return -e;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 	}
 	size_t cap = OCI_AUTHFILE_MAX_BYTES + 1, n = 0;
 	char *buf = malloc(cap);

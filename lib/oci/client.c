@@ -436,6 +436,9 @@ imgfetch_status oci_client_get_blob(oci_client *c, const char *blob_digest, uint
 		xfer_result_clear(res);
 		if (st < 0)
 			return st;
+		/* Bytes of an attempt before the 401 must not prefix the retry's. */
+		if (sink->reset && sink->reset(sink->u) < 0)
+			return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot restart the download of %s", label);
 		answers++;
 		ifx_log(ctx, IMGFETCH_LOG_INFO, "retrying %s with authorization", label);
 	}

@@ -466,7 +466,7 @@ static char *layer_path(const char *dir, const oci_descriptor *d, char **taken, 
 	_cleanup_free_ char *name = title ? oci_title_sanitize(title) : NULL;
 	const char *base = name ? name : strchr(d->digest, ':') + 1;
 	for (size_t i = 0; i < n_taken; i++)
-		if (strcmp(taken[i], base) == 0) {
+		if (strcasecmp(taken[i], base) == 0) {
 			base = strchr(d->digest, ':') + 1;
 			break;
 		}
@@ -589,6 +589,18 @@ imgfetch_status imgfetch_pull(imgfetch_ctx *ctx, const imgfetch_pull_opts *o, im
 			char *path = layer_path(o->output, d, taken, n_taken);
 			if (!path) {
 				st = ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
+				break;
+			}
+			/* Even the digest name taken (a title that is another
+			 * layer's digest, or a layer listed twice): two layers must
+			 * never share a file. */
+			bool clash = false;
+			for (size_t k = 0; k < n_taken && !clash; k++)
+				clash = strcasecmp(taken[k], strrchr(path, '/') + 1) == 0;
+			if (clash) {
+				st = ifx_fail(ctx, IMGFETCH_E_FORMAT, "two layers of %s would both be written to %s", o->ref,
+				              path);
+				free(path);
 				break;
 			}
 			if (!(taken[n_taken] = strdup(strrchr(path, '/') + 1))) {

@@ -427,6 +427,11 @@ static imgfetch_status request(session *s, const char *method, const char *url, 
 			return st;
 		if (r->status != 401)
 			return IMGFETCH_OK;
+		/* Only the registry's own challenge is answered: a 401 from another
+		 * host (an upload Location elsewhere) must not draw credentials. */
+		if (!same_origin(s, url))
+			return ifx_fail(s->ctx, IMGFETCH_E_AUTH, "authentication failed for %s: %s is not the registry and "
+			                "asks for credentials", s->where, "the upload location");
 		bool stale = s->auth && ((reused && answers == 0) ||
 		                         (answers == 1 && invalid_token(r->www_auth)));
 		if (answers >= 2 || (s->auth && !stale))
@@ -945,6 +950,19 @@ static imgfetch_status get_manifest(session *s, const char *reference, response 
 }
 
 /* GETs a small blob (the image config), following redirects without credentials. */
+static bool blob_matches(const char *dg, uint64_t size, const dynbuf *b)
+{
+	bool sha512 = strncmp(dg, "sha512:", 7) == 0;
+	if (b->len != size || (!sha512 && strncmp(dg, "sha256:", 7) != 0))
+		return false;
+	digest *d = digest_new(sha512 ? IMGFETCH_HASH_SHA512 : IMGFETCH_HASH_SHA256);
+	char hex[129];
+	bool ok = d && digest_update(d, b->data ? b->data : "", b->len) == 0 && digest_final_hex(d, hex) == 0 &&
+	          strcmp(hex, dg + 7) == 0;
+	digest_free(d);
+	return ok;
+}
+
 static imgfetch_status get_blob_small(session *s, const char *dg, response *r)
 {
 	_cleanup_free_ char *url = NULL;
@@ -993,6 +1011,10 @@ static char *detect_platform(session *s, const oci_manifest *m, imgfetch_status 
 		return NULL;
 	response r = { 0 };
 	*st = get_blob_small(s, m->config->digest, &r);
+	/* Parse only a config that is the one the manifest names. */
+	if (*st == IMGFETCH_OK && !blob_matches(m->config->digest, (uint64_t)m->config->size, &r.body))
+		*st = ifx_fail(s->ctx, IMGFETCH_E_VERIFY, "the image config %s does not match its digest or size",
+		               m->config->digest);
 	if (*st == IMGFETCH_OK) {
 		json_t *doc = json_loadb(r.body.data ? r.body.data : "", r.body.len, 0, NULL);
 		const char *os = json_string_value(json_object_get(doc, "os"));

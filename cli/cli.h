@@ -40,6 +40,11 @@ void cli_signals_release(void);
 /* 130/143 when a signal cancelled the run, else 0. */
 int cli_signal_exit_code(void);
 
+/* --password-stdin: the password from standard input (one trailing newline
+ * dropped), or NULL after printing why. Free with cli_wipe_password(). */
+char *cli_read_password(const char *cmd);
+void cli_wipe_password(char *password);
+
 /* Maps a library status to the exit code. */
 int cli_exit_code(imgfetch_status st);
 

@@ -9,7 +9,6 @@
 
 #include "cli.h"
 
-#define PASSWORD_MAX 4096
 
 static void inspect_usage(FILE *f)
 {
@@ -46,55 +45,6 @@ enum {
 	OPT_JSON,
 	OPT_AUTHFILE,
 };
-
-/* Reads the password from stdin: everything up to EOF, one trailing newline
- * (LF or CRLF) removed. NULL on error (message printed). */
-static char *read_password(void)
-{
-	char *buf = calloc(1, PASSWORD_MAX + 1);
-	if (!buf) {
-		fprintf(stderr, "imgfetch inspect: out of memory\n");
-		return NULL;
-	}
-	size_t n = 0;
-	for (;;) {
-		ssize_t r = read(STDIN_FILENO, buf + n, PASSWORD_MAX - n);
-		if (r < 0) {
-			fprintf(stderr, "imgfetch inspect: cannot read the password from standard input\n");
-			free(buf);
-			return NULL;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n == PASSWORD_MAX) {
-			fprintf(stderr, "imgfetch inspect: the password on standard input is too long\n");
-			free(buf);
-			return NULL;
-		}
-	}
-	if (n > 0 && buf[n - 1] == '\n')
-		n--;
-	if (n > 0 && buf[n - 1] == '\r')
-		n--;
-	buf[n] = '\0';
-	if (n == 0 || memchr(buf, '\0', n)) {
-		fprintf(stderr, "imgfetch inspect: no usable password on standard input\n");
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
-static void wipe(char *s)
-{
-	if (s) {
-		volatile char *p = s;
-		while (*p)
-			*p++ = 0;
-		free(s);
-	}
-}
 
 /* Registry-supplied text for a terminal: control bytes become '?', so an
  * annotation cannot rewrite the screen or fake output lines. Truncates at
@@ -208,7 +158,7 @@ int cmd_inspect(int argc, char **argv)
 	o.ref = argv[optind];
 	char *password = NULL;
 	if (password_stdin) {
-		password = read_password();
+		password = cli_read_password("inspect");
 		if (!password)
 			return EXIT_USAGE;
 		o.password = password;
@@ -216,7 +166,7 @@ int cmd_inspect(int argc, char **argv)
 
 	imgfetch_ctx *ctx = imgfetch_ctx_new();
 	if (!ctx) {
-		wipe(password);
+		cli_wipe_password(password);
 		fprintf(stderr, "imgfetch: cannot initialise (out of memory, or libcurl failed)\n");
 		return EXIT_ERROR;
 	}
@@ -228,7 +178,7 @@ int cmd_inspect(int argc, char **argv)
 	imgfetch_status st = imgfetch_ctx_set_http(ctx, &http);
 	if (st == IMGFETCH_OK)
 		st = imgfetch_inspect(ctx, &o, &res);
-	wipe(password);
+	cli_wipe_password(password);
 	o.password = NULL;
 	int code = cli_exit_code(st);
 	if (st < 0) {

@@ -9,7 +9,6 @@
 
 #include "cli.h"
 
-#define PASSWORD_MAX 4096
 
 static void pull_usage(FILE *f)
 {
@@ -58,54 +57,6 @@ enum {
 	OPT_CACERT,
 	OPT_JSON,
 };
-
-/* Everything on stdin up to EOF, one trailing newline removed; NULL on error. */
-static char *read_password(void)
-{
-	char *buf = calloc(1, PASSWORD_MAX + 1);
-	if (!buf) {
-		fprintf(stderr, "imgfetch pull: out of memory\n");
-		return NULL;
-	}
-	size_t n = 0;
-	for (;;) {
-		ssize_t r = read(STDIN_FILENO, buf + n, PASSWORD_MAX - n);
-		if (r < 0) {
-			fprintf(stderr, "imgfetch pull: cannot read the password from standard input\n");
-			free(buf);
-			return NULL;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n == PASSWORD_MAX) {
-			fprintf(stderr, "imgfetch pull: the password on standard input is too long\n");
-			free(buf);
-			return NULL;
-		}
-	}
-	if (n > 0 && buf[n - 1] == '\n')
-		n--;
-	if (n > 0 && buf[n - 1] == '\r')
-		n--;
-	buf[n] = '\0';
-	if (n == 0 || memchr(buf, '\0', n)) {
-		fprintf(stderr, "imgfetch pull: no usable password on standard input\n");
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
-static void wipe(char *s)
-{
-	if (s) {
-		volatile char *p = s;
-		while (*p)
-			*p++ = 0;
-		free(s);
-	}
-}
 
 static bool platform_valid(const char *p)
 {
@@ -200,7 +151,7 @@ int cmd_pull(int argc, char **argv)
 	o.ref = argv[optind];
 	char *password = NULL;
 	if (password_stdin) {
-		password = read_password();
+		password = cli_read_password("pull");
 		if (!password)
 			return EXIT_USAGE;
 		o.password = password;
@@ -208,7 +159,7 @@ int cmd_pull(int argc, char **argv)
 
 	imgfetch_ctx *ctx = imgfetch_ctx_new();
 	if (!ctx) {
-		wipe(password);
+		cli_wipe_password(password);
 		fprintf(stderr, "imgfetch: cannot initialise (out of memory, or libcurl failed)\n");
 		return EXIT_ERROR;
 	}
@@ -220,7 +171,7 @@ int cmd_pull(int argc, char **argv)
 	imgfetch_status st = imgfetch_ctx_set_http(ctx, &http);
 	if (st == IMGFETCH_OK)
 		st = imgfetch_pull(ctx, &o, &res);
-	wipe(password);
+	cli_wipe_password(password);
 	o.password = NULL;
 	cli_output_clear(&out);
 	int code = cli_exit_code(st);

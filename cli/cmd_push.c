@@ -13,7 +13,6 @@
 
 #include "cli.h"
 
-#define PASSWORD_MAX 4096
 
 static void push_usage(FILE *f)
 {
@@ -73,55 +72,6 @@ enum {
 	OPT_CACERT,
 	OPT_JSON,
 };
-
-static char *read_password(const char *cmd)
-{
-	char *buf = calloc(1, PASSWORD_MAX + 1);
-	if (!buf) {
-		fprintf(stderr, "imgfetch %s: out of memory\n", cmd);
-		return NULL;
-	}
-	size_t n = 0;
-	for (;;) {
-		ssize_t r = read(STDIN_FILENO, buf + n, PASSWORD_MAX - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			fprintf(stderr, "imgfetch %s: cannot read the password from standard input\n", cmd);
-			free(buf);
-			return NULL;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n == PASSWORD_MAX) {
-			fprintf(stderr, "imgfetch %s: the password on standard input is too long\n", cmd);
-			free(buf);
-			return NULL;
-		}
-	}
-	if (n > 0 && buf[n - 1] == '\n')
-		n--;
-	if (n > 0 && buf[n - 1] == '\r')
-		n--;
-	buf[n] = '\0';
-	if (n == 0 || memchr(buf, '\0', n)) {
-		fprintf(stderr, "imgfetch %s: no usable password on standard input\n", cmd);
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
-static void wipe(char *s)
-{
-	if (s) {
-		volatile char *p = s;
-		while (*p)
-			*p++ = 0;
-		free(s);
-	}
-}
 
 static bool parse_size(const char *s, uint64_t *ret)
 {
@@ -227,13 +177,13 @@ static int run(common *c, run_fn fn, void *opts)
 {
 	char *password = NULL;
 	if (c->password_stdin) {
-		password = read_password(c->cmd);
+		password = cli_read_password(c->cmd);
 		if (!password)
 			return EXIT_USAGE;
 	}
 	imgfetch_ctx *ctx = imgfetch_ctx_new();
 	if (!ctx) {
-		wipe(password);
+		cli_wipe_password(password);
 		fprintf(stderr, "imgfetch: cannot initialise (out of memory, or libcurl failed)\n");
 		return EXIT_ERROR;
 	}
@@ -244,7 +194,7 @@ static int run(common *c, run_fn fn, void *opts)
 	imgfetch_status st = imgfetch_ctx_set_http(ctx, &c->http);
 	if (st == IMGFETCH_OK)
 		st = fn(ctx, opts, password, &res);
-	wipe(password);
+	cli_wipe_password(password);
 	int code = cli_exit_code(st);
 	if (st < 0)
 		fprintf(stderr, "imgfetch: %s\n", imgfetch_ctx_error(ctx));

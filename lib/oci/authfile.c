@@ -259,7 +259,7 @@ static int helper_result(json_t *v, char **helper, char *err, size_t errlen)
 }
 
 /* Wipes every string value in the tree (jansson's copies of secrets) before it is freed. */
-static void wipe_tree(json_t *v, int depth)
+void oci_json_wipe(json_t *v, int depth)
 {
 	if (depth > 64)
 		return;
@@ -269,12 +269,12 @@ static void wipe_tree(json_t *v, int depth)
 		const char *k;
 		json_t *m;
 		json_object_foreach (v, k, m)
-			wipe_tree(m, depth + 1);
+			oci_json_wipe(m, depth + 1);
 	} else if (json_is_array(v)) {
 		size_t i;
 		json_t *m;
 		json_array_foreach (v, i, m)
-			wipe_tree(m, depth + 1);
+			oci_json_wipe(m, depth + 1);
 	}
 }
 
@@ -325,7 +325,7 @@ int oci_authfile_parse(const char *text, size_t len, const char *registry, oci_c
 			rc = parse_auth_entry(e, creds, err, errlen);
 	}
 out:
-	wipe_tree(root, 0);
+	oci_json_wipe(root, 0);
 	json_decref(root);
 	return rc;
 }

@@ -34,6 +34,11 @@ typedef struct oci_credentials {
 /* Wipes and frees both strings; the struct is left zeroed. */
 void oci_credentials_clear(oci_credentials *c);
 
+/* Overwrites every string in a parsed JSON document (a token server's answer,
+ * an auth file) before it is freed; depth: 0 for the root. */
+struct json_t;
+void oci_json_wipe(struct json_t *v, int depth);
+
 typedef enum oci_authfile_found {
 	OCI_AUTHFILE_NONE = 0,   /* nothing for this registry */
 	OCI_AUTHFILE_CREDS = 1,  /* *creds filled */

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "http/xfer.h"
+#include "oci/authfile.h"
 #include "oci/manifest.h"
 #include "oci/www_auth.h"
 #include "util/cleanup.h"
@@ -238,6 +239,7 @@ static imgfetch_status fetch_token(oci_client *c, const oci_auth_challenge *ch)
 		if (asprintf(&c->auth, "Authorization: Bearer %s", tok) < 0)
 			c->auth = NULL;
 	}
+	oci_json_wipe(doc, 0);
 	json_decref(doc);
 	if (!ok)
 		return ifx_fail(ctx, IMGFETCH_E_AUTH, "authentication failed for %s: the token server at %s sent no "

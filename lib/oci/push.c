@@ -358,6 +358,9 @@ static imgfetch_status fetch_token(session *s, const oci_auth_challenge *ch)
 		if (asprintf(&s->auth, "Authorization: Bearer %s", tok) < 0)
 			s->auth = NULL;
 	}
+	if (r.body.data)
+		OPENSSL_cleanse(r.body.data, r.body.len);
+	oci_json_wipe(doc, 0);
 	json_decref(doc);
 	if (!good)
 		st = ifx_fail(ctx, IMGFETCH_E_AUTH, "authentication failed for %s: the token server sent no usable "

@@ -7,26 +7,6 @@
 #include <stdint.h>
 #include <unistd.h>
 
-int pread_full(int fd, void *buf, size_t len, uint64_t off)
-{
-	char *p = buf;
-	while (len > 0) {
-		if (off > (uint64_t)INT64_MAX)
-			return -EIO;
-		ssize_t n = pread(fd, p, len, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 ssize_t pread_upto(int fd, void *buf, size_t len, uint64_t off)
 {
 	size_t got = 0;
@@ -41,6 +21,16 @@ ssize_t pread_upto(int fd, void *buf, size_t len, uint64_t off)
 		got += (size_t)n;
 	}
 	return (ssize_t)got;
+}
+
+int pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	if (len > 0 && (off > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - off))
+		return -EIO;
+	ssize_t n = pread_upto(fd, buf, len, off);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EIO; /* the file ended first */
 }
 
 int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)

@@ -59,3 +59,4 @@ int cmd_inspect(int argc, char **argv);
 int cmd_push(int argc, char **argv);
 int cmd_index(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
+int cmd_deliver(int argc, char **argv);

@@ -21,6 +21,7 @@ static void usage(FILE *f)
 	      "  push FILE[:MEDIATYPE]... REF  upload files as an OCI artifact\n"
 	      "  index create REF MANIFEST...  push a multi-platform OCI index\n"
 	      "  pull REF -o PATH  download a disk image from an OCI registry, verified\n"
+	      "  deliver MANIFEST FILE  install a SmartOS/Triton zvol image (imgadm, IMGAPI)\n"
 	      "\n"
 	      "Run 'imgfetch COMMAND --help' for a command's options.\n"
 	      "\n"
@@ -69,6 +70,8 @@ int main(int argc, char **argv)
 		return cmd_index(argc - 1, argv + 1);
 	if (strcmp(cmd, "pull") == 0)
 		return cmd_pull(argc - 1, argv + 1);
+	if (strcmp(cmd, "deliver") == 0)
+		return cmd_deliver(argc - 1, argv + 1);
 	if (strcmp(cmd, "resolve") == 0 || strcmp(cmd, "fetch") == 0)
 		return cmd_catalog(argc - 1, argv + 1);
 	fprintf(stderr, "imgfetch: unknown command '%s'\n", cmd);

@@ -32,6 +32,8 @@ gpg
 docker-registry
 skopeo
 apache2-utils
+zfs-fuse
+pigz
 "
 
 missing=""

@@ -268,7 +268,46 @@ typedef struct imgfetch_image_info {
 typedef enum imgfetch_image_format {
 	IMGFETCH_FORMAT_RAW = 1,
 	IMGFETCH_FORMAT_QCOW2 = 2,
+	IMGFETCH_FORMAT_ZVOL = 3, /* SmartOS/Triton: gzip'd zfs send stream of a zvol + IMGAPI manifest */
 } imgfetch_image_format;
+
+/* ------------------------------------------------ SmartOS/Triton zvol images */
+
+/* How the zfs send stream is made. */
+typedef enum imgfetch_zvol_builder {
+	IMGFETCH_ZVOL_NATIVE = 0, /* written directly from the decoded disk: no ZFS, no root */
+	IMGFETCH_ZVOL_ZFS = 1,    /* a real zvol: zfs create, write, snapshot, zfs send, destroy */
+} imgfetch_zvol_builder;
+
+/* Options of a zvol image (IMGFETCH_FORMAT_ZVOL / IMGFETCH_FETCH_ZVOL). All
+ * strings are borrowed. */
+typedef struct imgfetch_zvol_opts {
+	uint32_t volblocksize;       /* 0: 8 KiB; a power of two from 512 B to 128 KiB */
+	int gzip_level;              /* 0: 4; 1..9 */
+	bool reproducible;           /* guid, creation time, zap salt and published_at derived
+	                                from the source digest: the same input gives the same bytes */
+	const char *source_sha256;   /* lowercase hex digest of the source file: the UUID and the
+	                                reproducible values come from it (fetch fills it in) */
+	imgfetch_zvol_builder builder;
+	/* builder ZFS only */
+	const char *dataset;         /* parent dataset; NULL: "zones" in the global zone,
+	                                "zones/<zonename>/data" (zoned=on) in a non-global zone */
+	const char *zvol_dir;        /* device directory; NULL: /dev/zvol/rdsk (illumos), /dev/zvol (Linux) */
+	const char *lock_dir;        /* per-image lock files; NULL: /var/tmp/imgfetch/locks */
+	const char *lock_name;       /* what the lock is for ("debian-stable"); NULL: the UUID */
+	/* IMGAPI manifest */
+	const char *name;            /* NULL: <vendor>-<series>-nocloud, or the output's stem for convert */
+	const char *version;         /* NULL: the vendor version, or "1.0.0" */
+	const char *description;
+	const char *homepage;
+	const char *os;              /* NULL: the vendor's ("linux", "bsd", "illumos"), else "other" */
+	const char *owner;           /* NULL: 00000000-0000-0000-0000-000000000000 */
+	bool private_image;          /* "public": false (default true) */
+	bool bios;                   /* requirements.bootrom "bios" instead of "uefi" */
+	int ssh_key;                 /* requirements.ssh_key: -1 leave out, 0 false, 1 true (fetch sets
+	                                it per vendor; 0 in this struct means false) */
+	const char *published_at;    /* NULL: now (with reproducible: derived, see above) */
+} imgfetch_zvol_opts;
 
 /* How raw output to a block device handles the disk's zero ranges. */
 typedef enum imgfetch_block_zero {
@@ -288,12 +327,17 @@ typedef struct imgfetch_convert_opts {
 	unsigned threads;           /* 0: one per online CPU */
 	const char *tmp_dir;        /* where a compressed qcow2/vmdk is unpacked; NULL: beside the output */
 	imgfetch_block_zero block_zero; /* raw output to a block device */
+	const imgfetch_zvol_opts *zvol; /* zvol output; source_sha256 NULL: computed from the input file */
 } imgfetch_convert_opts;
 
 typedef struct imgfetch_convert_result {
 	imgfetch_image_info *input; /* what was read */
 	uint64_t data_bytes;        /* guest bytes written as data (zero blocks skipped) */
 	uint64_t output_size;       /* apparent size of the output (0 for stdout) */
+	/* zvol output */
+	char *manifest_path;        /* the IMGAPI manifest written beside the output */
+	char *uuid;
+	char sha1[41];              /* of the .zfs.gz, as in the manifest */
 } imgfetch_convert_result;
 
 #define IMGFETCH_DEFAULT_MAX_SIZE (64ull << 30)
@@ -399,6 +443,7 @@ typedef enum imgfetch_fetch_format {
 	IMGFETCH_FETCH_RAW = 0,    /* default: a sparse raw disk */
 	IMGFETCH_FETCH_QCOW2 = 1,
 	IMGFETCH_FETCH_SOURCE = 2, /* the vendor's file as published */
+	IMGFETCH_FETCH_ZVOL = 3,   /* SmartOS/Triton: <...>.x86_64.zfs.gz + IMGAPI manifest <...>.json */
 } imgfetch_fetch_format;
 
 typedef struct imgfetch_fetch_opts {
@@ -418,6 +463,7 @@ typedef struct imgfetch_fetch_opts {
 	 * as the manifest's config) to this reference; NULL: do not. */
 	const char *push_ref;
 	const char *push_authfile;    /* credentials for push_ref (NULL: the usual auth files) */
+	const imgfetch_zvol_opts *zvol; /* IMGFETCH_FETCH_ZVOL: NULL for defaults */
 } imgfetch_fetch_opts;
 
 typedef struct imgfetch_fetch_result {
@@ -430,6 +476,7 @@ typedef struct imgfetch_fetch_result {
 	bool dry_run;
 	uint64_t virtual_size;        /* 0 with dry_run */
 	char *pushed;                 /* with push_ref: "host/repo:tag@sha256:…" */
+	char *manifest_path;          /* IMGFETCH_FETCH_ZVOL: the IMGAPI manifest */
 } imgfetch_fetch_result;
 
 /* Resolve, download through the cache with verification, convert, and write
@@ -442,6 +489,37 @@ void imgfetch_fetch_result_free(imgfetch_fetch_result *r);
 /* One JSON object: the resolved image plus path, metadata_path, source_path,
  * from_cache, verified, dry_run, virtual_size. free(). */
 char *imgfetch_fetch_result_to_json(const imgfetch_fetch_result *r);
+
+/* ------------------------------------------- delivering SmartOS/Triton images */
+
+typedef enum imgfetch_deliver_target {
+	IMGFETCH_DELIVER_FILE = 0,    /* leave the pair where it is; result->command says how to install */
+	IMGFETCH_DELIVER_SMARTOS = 1, /* imgadm install -m MANIFEST -f FILE (global zone only) */
+	IMGFETCH_DELIVER_IMGAPI = 2,  /* import into an IMGAPI: import, upload the file, activate */
+} imgfetch_deliver_target;
+
+typedef struct imgfetch_deliver_opts {
+	imgfetch_deliver_target target;
+	const char *manifest_path;    /* IMGAPI manifest (JSON) */
+	const char *file_path;        /* the .zfs.gz it describes (files[0] sha1/size are checked first) */
+	const char *imgapi_url;       /* IMGAPI: base URL, e.g. http://imgapi.example:8080 */
+	const imgfetch_http_opts *http; /* IMGAPI: TLS, timeouts; NULL for defaults */
+	const char *imgadm;           /* SMARTOS: the imgadm command; NULL: "imgadm" from PATH */
+} imgfetch_deliver_opts;
+
+typedef struct imgfetch_deliver_result {
+	char *uuid;
+	bool already_present;         /* the target had this UUID with the same sha1: nothing done */
+	char *command;                /* FILE: the imgadm install command line for this pair */
+} imgfetch_deliver_result;
+
+/* Delivers a zvol image pair. Refuses (IMGFETCH_E_INVALID) SMARTOS outside
+ * the global zone; a manifest whose files[0] does not match the file is
+ * IMGFETCH_E_VERIFY; an IMGAPI holding the same UUID with another sha1 is
+ * IMGFETCH_E_FAILED. *ret is owned by the caller. */
+IMGFETCH_WARN_UNUSED imgfetch_status imgfetch_deliver(imgfetch_ctx *ctx, const imgfetch_deliver_opts *opts,
+                                                      imgfetch_deliver_result **ret);
+void imgfetch_deliver_result_free(imgfetch_deliver_result *r);
 
 /* ------------------------------------------------------- OCI registries */
 

@@ -24,6 +24,7 @@ static const char *out_ext(const imgfetch_resolved *r, imgfetch_fetch_format f)
 	switch (f) {
 	case IMGFETCH_FETCH_QCOW2: return "qcow2";
 	case IMGFETCH_FETCH_SOURCE: return r->format;
+	case IMGFETCH_FETCH_ZVOL: return "zfs.gz";
 	case IMGFETCH_FETCH_RAW: break;
 	}
 	return "raw";

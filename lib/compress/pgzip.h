@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Parallel gzip compression, pigz-style: the input is cut into fixed chunks,
+ * each compressed by a worker with zlib using the previous 32 KiB of input as
+ * its dictionary and ending with a sync flush, so the pieces join into ONE
+ * standard gzip member (RFC 1952) that gzip -t and every inflater accept.
+ * CRC-32s of the chunks are combined. The output depends only on the input
+ * and the level, never on the thread count: byte-reproducible. The header
+ * carries no file name and mtime 0.
+ *
+ * Memory: a ring of (2 x threads + 2) chunks of PGZIP_CHUNK bytes plus
+ * their compressed buffers.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PGZIP_CHUNK (256u * 1024)
+#define PGZIP_DEFAULT_LEVEL 4
+
+/* Receives compressed bytes, in order, never concurrently (possibly from a
+ * worker thread). Return 0, or a negative errno to stop the compressor. */
+typedef int (*pgzip_sink_fn)(void *u, const void *buf, size_t n);
+
+typedef struct pgzip pgzip;
+
+/* threads: 0 = one per online CPU; level 1..9. 0 or negative errno. */
+int pgzip_new(unsigned threads, int level, pgzip_sink_fn sink, void *u, pgzip **ret);
+/* Appends input (copied). One caller thread at a time. Returns 0 or the first
+ * error (a sink error, -ENOMEM, ...); after an error every call fails. The
+ * signature matches decoder_out_fn (void *u first) through pgzip_push. */
+int pgzip_write(pgzip *z, const void *buf, size_t n);
+int pgzip_push(void *z, const void *buf, size_t n);
+/* Compresses what is left, writes the trailer, waits for the sink. */
+int pgzip_finish(pgzip *z);
+uint64_t pgzip_total_in(const pgzip *z);
+uint64_t pgzip_total_out(const pgzip *z);
+/* "" when none. */
+const char *pgzip_error(const pgzip *z);
+/* Stops the workers (if still running) and frees everything. NULL is fine. */
+void pgzip_free(pgzip *z);

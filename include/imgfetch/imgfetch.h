@@ -514,9 +514,11 @@ typedef struct imgfetch_deliver_result {
 } imgfetch_deliver_result;
 
 /* Delivers a zvol image pair. Refuses (IMGFETCH_E_INVALID) SMARTOS outside
- * the global zone; a manifest whose files[0] does not match the file is
- * IMGFETCH_E_VERIFY; an IMGAPI holding the same UUID with another sha1 is
- * IMGFETCH_E_FAILED. *ret is owned by the caller. */
+ * the global zone. The manifest's files[0].size must match the file
+ * (IMGFETCH_E_VERIFY before anything is sent); its sha1 is checked while the
+ * file is uploaded to IMGAPI (and by imgadm itself). An IMGAPI that already
+ * holds the UUID with the same sha1 is success (already_present); with
+ * another sha1 it is IMGFETCH_E_FAILED. *ret is owned by the caller. */
 IMGFETCH_WARN_UNUSED imgfetch_status imgfetch_deliver(imgfetch_ctx *ctx, const imgfetch_deliver_opts *opts,
                                                       imgfetch_deliver_result **ret);
 void imgfetch_deliver_result_free(imgfetch_deliver_result *r);

@@ -11,10 +11,11 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "zvol_opts.h"
 
 static void convert_usage(FILE *f)
 {
-	fputs("Usage: imgfetch convert IN OUT [-O raw|qcow2] [OPTIONS]\n"
+	fputs("Usage: imgfetch convert IN OUT [-O raw|qcow2|zvol] [OPTIONS]\n"
 	      "\n"
 	      "Convert a disk image. IN may be qcow2 (v2/v3, zlib or zstd compressed clusters,\n"
 	      "extended L2), vmdk (monolithicSparse, streamOptimized) or raw, optionally inside\n"
@@ -23,7 +24,8 @@ static void convert_usage(FILE *f)
 	      "is sparse.\n"
 	      "\n"
 	      "Options:\n"
-	      "  -O, --format FMT        raw (default) or qcow2\n"
+	      "  -O, --format FMT        raw (default), qcow2, or zvol (OUT.zfs.gz: the gzip'd\n"
+	      "                          zfs send stream of a volume, + the IMGAPI manifest)\n"
 	      "      --compress ALG      qcow2 output: zlib or zstd compressed clusters\n"
 	      "      --cluster-size N    qcow2 output: cluster size in bytes (512 ... 2097152,\n"
 	      "                          power of two; default 65536)\n"
@@ -36,8 +38,10 @@ static void convert_usage(FILE *f)
 	      "      --json              print the result as one JSON object on stdout\n"
 	      "  -q, --quiet             print only warnings and errors\n"
 	      "  -v, --verbose           also print how the input is decoded\n"
-	      "  -h, --help              show this help\n",
+	      "  -h, --help              show this help\n"
+	      "\n",
 	      f);
+	fputs(cli_zvol_help, f);
 }
 
 static void info_usage(FILE *f)
@@ -167,15 +171,26 @@ int cmd_info(int argc, char **argv)
 }
 
 /* {"input": {...}, "output": PATH, "format": "raw"|"qcow2", "data_bytes": N, "output_size": N} */
+static const char *format_name(imgfetch_image_format f)
+{
+	return f == IMGFETCH_FORMAT_RAW ? "raw" : f == IMGFETCH_FORMAT_QCOW2 ? "qcow2" : "zvol";
+}
+
 static char *result_json(const imgfetch_convert_result *res, const imgfetch_convert_opts *o)
 {
 	char *in = imgfetch_image_info_to_json(res->input);
 	json_t *input = in ? json_loads(in, 0, NULL) : NULL;
 	free(in);
 	json_t *j = input ? json_pack("{s:o, s:s, s:s, s:I, s:I}", "input", input, "output", o->output, "format",
-	                              o->format == IMGFETCH_FORMAT_RAW ? "raw" : "qcow2", "data_bytes",
-	                              (json_int_t)res->data_bytes, "output_size", (json_int_t)res->output_size)
+	                              format_name(o->format), "data_bytes", (json_int_t)res->data_bytes,
+	                              "output_size", (json_int_t)res->output_size)
 	                  : NULL;
+	if (j && res->manifest_path &&
+	    (json_object_set_new(j, "manifest_path", json_string(res->manifest_path)) ||
+	     json_object_set_new(j, "uuid", json_string(res->uuid)) || json_object_set_new(j, "sha1", json_string(res->sha1)))) {
+		json_decref(j);
+		j = NULL;
+	}
 	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(j);
 	return text;
@@ -194,9 +209,12 @@ int cmd_convert(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		CLI_ZVOL_LONGOPTS,
 		{ 0 },
 	};
 	imgfetch_convert_opts o = { .format = IMGFETCH_FORMAT_RAW };
+	imgfetch_zvol_opts zvol = { 0 };
+	bool zvol_given = false;
 	bool json = false;
 	int verbosity = 1;
 	uint64_t v;
@@ -209,8 +227,10 @@ int cmd_convert(int argc, char **argv)
 				o.format = IMGFETCH_FORMAT_RAW;
 			else if (strcmp(optarg, "qcow2") == 0)
 				o.format = IMGFETCH_FORMAT_QCOW2;
+			else if (strcmp(optarg, "zvol") == 0)
+				o.format = IMGFETCH_FORMAT_ZVOL;
 			else {
-				fprintf(stderr, "imgfetch convert: -O takes raw or qcow2, not '%s'\n", optarg);
+				fprintf(stderr, "imgfetch convert: -O takes raw, qcow2 or zvol, not '%s'\n", optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -251,9 +271,22 @@ int cmd_convert(int argc, char **argv)
 		case 'q': verbosity = 0; break;
 		case 'v': verbosity = 2; break;
 		case 'h': convert_usage(stdout); return EXIT_OK;
-		default: convert_usage(stderr); return EXIT_USAGE;
+		default:
+			if (c >= ZOPT_FIRST && c < ZOPT_LAST) {
+				if (!cli_zvol_option("convert", c, optarg, &zvol, &zvol_given))
+					return EXIT_USAGE;
+				break;
+			}
+			convert_usage(stderr);
+			return EXIT_USAGE;
 		}
 	}
+	if (zvol_given && o.format != IMGFETCH_FORMAT_ZVOL) {
+		fprintf(stderr, "imgfetch convert: zvol options need -O zvol\n");
+		return EXIT_USAGE;
+	}
+	if (o.format == IMGFETCH_FORMAT_ZVOL)
+		o.zvol = &zvol;
 	if (optind != argc - 2) {
 		fprintf(stderr, "imgfetch convert: expected IN and OUT\n");
 		convert_usage(stderr);
@@ -284,7 +317,10 @@ int cmd_convert(int argc, char **argv)
 		fprintf(stderr, "imgfetch: converted %s (%s%s%s, %" PRIu64 " bytes virtual) to %s %s\n", o.input,
 		        res->input->format, res->input->container ? " in " : "",
 		        res->input->container ? res->input->container : "", res->input->virtual_size,
-		        o.format == IMGFETCH_FORMAT_RAW ? "raw" : "qcow2", o.output);
+		        format_name(o.format), o.output);
+		if (res->manifest_path)
+			fprintf(stderr, "imgfetch: image %s, manifest %s; install with: imgadm install -m %s -f %s\n", res->uuid,
+			        res->manifest_path, res->manifest_path, o.output);
 	}
 	if (fflush(stdout) != 0)
 		code = EXIT_ERROR;

@@ -285,7 +285,8 @@ typedef struct imgfetch_zvol_opts {
 	uint32_t volblocksize;       /* 0: 8 KiB; a power of two from 512 B to 128 KiB */
 	int gzip_level;              /* 0: 4; 1..9 */
 	bool reproducible;           /* guid, creation time, zap salt and published_at derived
-	                                from the source digest: the same input gives the same bytes */
+	                                from the source digest: the same input gives the same bytes
+	                                (native builder only) */
 	const char *source_sha256;   /* lowercase hex digest of the source file: the UUID and the
 	                                reproducible values come from it (fetch fills it in) */
 	imgfetch_zvol_builder builder;
@@ -304,9 +305,8 @@ typedef struct imgfetch_zvol_opts {
 	const char *owner;           /* NULL: 00000000-0000-0000-0000-000000000000 */
 	bool private_image;          /* "public": false (default true) */
 	bool bios;                   /* requirements.bootrom "bios" instead of "uefi" */
-	int ssh_key;                 /* requirements.ssh_key: -1 leave out, 0 false, 1 true (fetch sets
-	                                it per vendor; 0 in this struct means false) */
-	const char *published_at;    /* NULL: now (with reproducible: derived, see above) */
+	int ssh_key;                 /* requirements.ssh_key: 1 true, -1 false, 0 default (fetch: per
+	                                vendor, false for talos and smartos; convert: left out) */
 } imgfetch_zvol_opts;
 
 /* How raw output to a block device handles the disk's zero ranges. */

@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "compress/xz_blocks.h"
-#include "convert/engine.h"
-#include "convert/input.h"
+#include "convert/convert.h"
+#include "convert/zfs_source.h"
 #include "store/atomic.h"
 #include "util/cleanup.h"
 
@@ -28,11 +28,14 @@ static imgfetch_image_info *info_from(const conv_input *in)
 	if (!i)
 		return NULL;
 	const img_info *ri = in->reader ? &in->reader->info : NULL;
-	i->format = strdup(ri ? ri->format : "raw");
+	i->format = strdup(in->format ? in->format : ri ? ri->format : "raw");
 	i->container = in->container != COMPRESS_NONE ? strdup(compress_name(in->container)) : NULL;
 	i->virtual_size = in->virtual_size;
 	i->file_size = in->file_size;
-	if (ri) {
+	if (in->zfs) {
+		i->cluster_size = in->zfs_info.volblocksize;
+		i->subformat = in->zfs_info.order ? strdup(in->zfs_info.order) : NULL;
+	} else if (ri) {
 		i->cluster_size = ri->cluster_size;
 		i->version = ri->version;
 		i->compression = dup_or_null(ri->compression);
@@ -130,7 +133,20 @@ imgfetch_status imgfetch_image_info_read(imgfetch_ctx *ctx, const char *path, ui
 	imgfetch_status st = conv_input_open(ctx, path, &io, &in);
 	if (st < 0)
 		return st;
-	if (in.stream && !in.size_known) {
+	if (in.zfs && in.stream) {
+		/* The volume size is in the stream's last records: decode it all. */
+		char err[512] = "";
+		uint64_t total = 0;
+		int r = zfs_source_decode(in.fd, in.container, 0, io.max_size, count_out, &total, &in.zfs_info, err,
+		                          sizeof(err));
+		if (r < 0) {
+			st = stream_error(ctx, path, r == -ENOTSUP ? -EBADMSG : r, err);
+			conv_input_close(&in);
+			return st;
+		}
+		in.virtual_size = total;
+		in.size_known = true;
+	} else if (in.stream && !in.size_known) {
 		/* gzip and bzip2 do not record the size: count it. */
 		char err[512] = "";
 		uint64_t total = 0;
@@ -148,7 +164,10 @@ imgfetch_status imgfetch_image_info_read(imgfetch_ctx *ctx, const char *path, ui
 		conv_input_close(&in);
 		return ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
 	}
-	if (in.reader) {
+	if (in.zfs) {
+		info->allocated_known = true;
+		info->allocated_bytes = in.zfs_info.data_bytes;
+	} else if (in.reader) {
 		/* The map is metadata only: cheap even for a large image. */
 		uint64_t off = 0, data = 0;
 		while (off < in.virtual_size) {
@@ -178,6 +197,8 @@ void imgfetch_convert_result_free(imgfetch_convert_result *r)
 	if (!r)
 		return;
 	imgfetch_image_info_free(r->input);
+	free(r->manifest_path);
+	free(r->uuid);
 	free(r);
 }
 
@@ -185,8 +206,10 @@ static imgfetch_status validate(imgfetch_ctx *ctx, const imgfetch_convert_opts *
 {
 	if (!o || !o->input || !o->output)
 		return ifx_fail(ctx, IMGFETCH_E_INVALID, "convert needs an input and an output");
-	if (o->format != IMGFETCH_FORMAT_RAW && o->format != IMGFETCH_FORMAT_QCOW2)
+	if (o->format != IMGFETCH_FORMAT_RAW && o->format != IMGFETCH_FORMAT_QCOW2 && o->format != IMGFETCH_FORMAT_ZVOL)
 		return ifx_fail(ctx, IMGFETCH_E_INVALID, "unknown output format");
+	if (o->zvol && o->format != IMGFETCH_FORMAT_ZVOL)
+		return ifx_fail(ctx, IMGFETCH_E_INVALID, "zvol options apply to zvol output only");
 	*comp = QCOW2_COMPRESS_NONE;
 	if (o->compress && strcmp(o->compress, "none") != 0) {
 		if (o->format != IMGFETCH_FORMAT_QCOW2)
@@ -203,6 +226,8 @@ static imgfetch_status validate(imgfetch_ctx *ctx, const imgfetch_convert_opts *
 	if (cs && (o->format != IMGFETCH_FORMAT_QCOW2 || cs < 512 || cs > (2u << 20) || (cs & (cs - 1))))
 		return ifx_fail(ctx, IMGFETCH_E_INVALID,
 		                "cluster size must be a power of two from 512 B to 2 MiB, for qcow2 output");
+	if (o->format == IMGFETCH_FORMAT_ZVOL && o->zvol && o->zvol->reproducible && o->zvol->builder == IMGFETCH_ZVOL_ZFS)
+		return ifx_fail(ctx, IMGFETCH_E_INVALID, "--reproducible needs the native builder (ZFS picks its own guids)");
 	if (strcmp(o->output, "-") == 0 && o->format != IMGFETCH_FORMAT_RAW)
 		return ifx_fail(ctx, IMGFETCH_E_INVALID, "only raw output can go to stdout");
 	return IMGFETCH_OK;
@@ -322,11 +347,40 @@ static int try_xz_blocks(imgfetch_ctx *ctx, conv_input *in, img_writer *w, unsig
 	return 0;
 }
 
-static imgfetch_status run(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, conv_input *in, img_writer *w,
-                           unsigned threads, const char *label, engine_stats *stats)
+/* A zvol stream decoded straight into the writer. */
+static imgfetch_status run_zfs(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, conv_input *in, img_writer *w,
+                               unsigned threads, const char *label, engine_stats *stats)
+{
+	engine *e;
+	imgfetch_status st = engine_stream_start(ctx, w, threads, label, 0, &e);
+	if (st < 0)
+		return st;
+	char err[512] = "";
+	zfs_zero_fill zf = { .next = engine_stream_push, .u = e };
+	uint64_t max = o->max_size ? o->max_size : IMGFETCH_DEFAULT_MAX_SIZE;
+	int r = zfs_source_decode(in->fd, in->container, threads, max, zfs_zero_fill_out, &zf, &in->zfs_info, err,
+	                          sizeof(err));
+	if (r < 0) {
+		imgfetch_status est = engine_stream_finish(e, false, NULL);
+		if (ifx_cancelled(ctx))
+			return ifx_fail(ctx, IMGFETCH_E_CANCELLED, "%s: cancelled", o->input);
+		if (est != IMGFETCH_E_CANCELLED)
+			return est;
+		return stream_error(ctx, o->input, r == -ENOTSUP ? -EBADMSG : r, err);
+	}
+	st = engine_stream_finish(e, true, stats);
+	if (st == IMGFETCH_OK)
+		w->virtual_size = stats->total;
+	return st;
+}
+
+imgfetch_status convert_run(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, conv_input *in, img_writer *w,
+                            unsigned threads, const char *label, engine_stats *stats)
 {
 	if (!in->stream)
 		return engine_run_reader(ctx, in->reader, w, threads, label, stats);
+	if (in->zfs)
+		return run_zfs(ctx, o, in, w, threads, label, stats);
 	imgfetch_status xst;
 	if (try_xz_blocks(ctx, in, w, threads, label, stats, &xst) == 0)
 		return xst;
@@ -353,6 +407,25 @@ static imgfetch_status run(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, co
 	return st;
 }
 
+static imgfetch_status zvol_result(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, conv_input *in,
+                                   unsigned threads, const char *label, engine_stats *stats,
+                                   imgfetch_convert_result **ret)
+{
+	imgfetch_convert_result *res = calloc(1, sizeof(*res));
+	if (!res || !(res->input = info_from(in))) {
+		imgfetch_convert_result_free(res);
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
+	}
+	imgfetch_status st = convert_zvol(ctx, o, in, threads, label, stats, res);
+	if (st < 0) {
+		imgfetch_convert_result_free(res);
+		return st;
+	}
+	res->data_bytes = stats->data_bytes;
+	*ret = res;
+	return IMGFETCH_OK;
+}
+
 imgfetch_status imgfetch_convert(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, imgfetch_convert_result **ret)
 {
 	qcow2_compression comp = QCOW2_COMPRESS_NONE;
@@ -374,16 +447,20 @@ imgfetch_status imgfetch_convert(imgfetch_ctx *ctx, const imgfetch_convert_opts 
 		.tmp_dir = tmp,
 		.threads = threads,
 		.allow_unpack = true,
-		.need_size = o->format == IMGFETCH_FORMAT_QCOW2,
+		.need_size = o->format != IMGFETCH_FORMAT_RAW,
 	};
 	conv_input in;
 	st = conv_input_open(ctx, o->input, &io, &in);
 	if (st < 0)
 		return st;
 
-	output out;
+	output out = { .fd = -1, .af = ATOMIC_FILE_INIT };
 	img_writer *w = NULL;
 	engine_stats stats = { 0 };
+	if (o->format == IMGFETCH_FORMAT_ZVOL) {
+		st = zvol_result(ctx, o, &in, threads, label, &stats, ret);
+		goto done;
+	}
 	st = open_output(ctx, o->output, o->format, &in, &out);
 	if (st < 0)
 		goto done;
@@ -399,7 +476,7 @@ imgfetch_status imgfetch_convert(imgfetch_ctx *ctx, const imgfetch_convert_opts 
 		              o->format == IMGFETCH_FORMAT_RAW ? "raw" : "qcow2", strerror(-r));
 		goto done;
 	}
-	st = run(ctx, o, &in, w, threads, label, &stats);
+	st = convert_run(ctx, o, &in, w, threads, label, &stats);
 	if (st < 0)
 		goto done;
 	r = w->ops->finish(w);

@@ -7,6 +7,7 @@
  * first (sparse, never visible).
  */
 #include "convert/input.h"
+#include "convert/zfs_source.h"
 #include "util/fileio.h"
 
 #include <errno.h>
@@ -132,6 +133,52 @@ static imgfetch_status unpack_to_temp(imgfetch_ctx *ctx, conv_input *in, const c
 	return open_reader(ctx, in, in->tmp_fd, path);
 }
 
+typedef struct sparse_out {
+	int fd;
+	uint64_t off;
+} sparse_out;
+
+static int sparse_write(void *u, const void *buf, size_t n)
+{
+	sparse_out *p = u;
+	int r = buf ? pwrite_full(p->fd, buf, n, p->off) : 0;
+	if (r == 0)
+		p->off += n;
+	return r;
+}
+
+/* A zvol stream: decoded on the fly, or, when the size must be known first,
+ * into a sparse temp file read back as raw. */
+static imgfetch_status open_zfs(imgfetch_ctx *ctx, conv_input *in, const char *path, const conv_input_opts *o)
+{
+	in->zfs = true;
+	in->format = "zvol";
+	if (!o->need_size) {
+		in->stream = true;
+		return IMGFETCH_OK;
+	}
+	in->tmp_fd = open(o->tmp_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (in->tmp_fd < 0)
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot create a temporary file in %s to unpack %s: %s", o->tmp_dir,
+		                path, strerror(errno));
+	ifx_log(ctx, IMGFETCH_LOG_INFO, "unpacking the zfs send stream %s into a temporary file in %s", path, o->tmp_dir);
+	sparse_out so = { .fd = in->tmp_fd };
+	char err[512] = "";
+	int r = zfs_source_decode(in->fd, in->container, o->threads, o->max_size, sparse_write, &so, &in->zfs_info, err,
+	                          sizeof(err));
+	if (r == 0 && ftruncate(in->tmp_fd, (off_t)so.off) < 0)
+		r = -errno;
+	if (r < 0) {
+		bool format = r == -EBADMSG || r == -EFBIG || r == -EPIPE || r == -ENOTSUP;
+		return ifx_fail(ctx, format ? IMGFETCH_E_FORMAT : IMGFETCH_E_FAILED, "%s: %s", path,
+		                err[0] ? err : strerror(-r));
+	}
+	imgfetch_status st = open_reader(ctx, in, in->tmp_fd, path);
+	if (st == IMGFETCH_OK)
+		in->format = "zvol";
+	return st;
+}
+
 imgfetch_status conv_input_open(imgfetch_ctx *ctx, const char *path, const conv_input_opts *o, conv_input *ret)
 {
 	conv_input in = { .fd = -1, .tmp_fd = -1 };
@@ -158,7 +205,7 @@ imgfetch_status conv_input_open(imgfetch_ctx *ctx, const char *path, const conv_
 	}
 	in.container = compress_detect(head, (size_t)n);
 	if (in.container == COMPRESS_NONE) {
-		st = open_reader(ctx, &in, in.fd, path);
+		st = zfs_stream_probe(head, (size_t)n) ? open_zfs(ctx, &in, path, o) : open_reader(ctx, &in, in.fd, path);
 		if (st < 0)
 			goto fail;
 		*ret = in;
@@ -169,6 +216,13 @@ imgfetch_status conv_input_open(imgfetch_ctx *ctx, const char *path, const conv_
 	st = sniff_stream(ctx, &in, path, &s);
 	if (st < 0)
 		goto fail;
+	if (zfs_stream_probe(s.buf, s.len)) {
+		st = open_zfs(ctx, &in, path, o);
+		if (st < 0)
+			goto fail;
+		*ret = in;
+		return IMGFETCH_OK;
+	}
 	const char *inner = img_probe(s.buf, s.len);
 	if (!inner && s.len >= 21 && memcmp(s.buf, "# Disk DescriptorFile", 21) == 0) {
 		st = ifx_fail(ctx, IMGFETCH_E_FORMAT, "%s holds a VMDK descriptor that references separate extent files",

@@ -7,6 +7,7 @@
 #include "compress/decompress.h"
 #include "core/ctx.h"
 #include "formats/image.h"
+#include "zfs/send_reader.h"
 
 typedef struct conv_input_opts {
 	uint64_t max_size;   /* cap on decoded stream output */
@@ -27,6 +28,9 @@ typedef struct conv_input {
 	img_reader *reader;      /* random access (not in stream mode) */
 	uint64_t virtual_size;
 	bool size_known;         /* false for a gzip/bzip2 stream until decoded */
+	bool zfs;                /* a zvol's zfs send stream (decoded sequentially unless unpacked) */
+	const char *format;      /* static; what the input is ("zvol"), NULL: the reader's format */
+	zfs_recv_info zfs_info;  /* zfs and unpacked: what the stream said */
 } conv_input;
 
 IMGFETCH_WARN_UNUSED imgfetch_status conv_input_open(imgfetch_ctx *ctx, const char *path, const conv_input_opts *o,

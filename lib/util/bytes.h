@@ -46,6 +46,24 @@ static inline void put_be64(unsigned char *p, uint64_t v)
 	put_be32(p + 4, (uint32_t)v);
 }
 
+static inline void put_le16(unsigned char *p, uint16_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+}
+
+static inline void put_le32(unsigned char *p, uint32_t v)
+{
+	put_le16(p, (uint16_t)v);
+	put_le16(p + 2, (uint16_t)(v >> 16));
+}
+
+static inline void put_le64(unsigned char *p, uint64_t v)
+{
+	put_le32(p, (uint32_t)v);
+	put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
 /* True when all n bytes are zero. Once the first 16 bytes are zero, comparing
  * the buffer with itself shifted by 16 proves the rest zero at memcmp's
  * (vectorised) speed. */

@@ -32,6 +32,8 @@ struct zfs_recv {
 	payload_kind pkind;
 	uint64_t pleft;          /* payload bytes still to come */
 	fletcher4 sum;
+	unsigned char carry[4];  /* payload bytes of a word split across feeds */
+	size_t carry_len;
 	bool begun;
 	uint64_t toguid;
 	bool have_obj[3];
@@ -308,6 +310,26 @@ static int on_header(zfs_recv *r)
 	return fail(r, -EBADMSG, "unknown record type %u", type);
 }
 
+/* Payload bytes into the checksum: input pieces need not end on a word. */
+static void sum_payload(zfs_recv *r, const unsigned char *p, size_t n)
+{
+	if (r->carry_len) {
+		size_t take = 4 - r->carry_len < n ? 4 - r->carry_len : n;
+		memcpy(r->carry + r->carry_len, p, take);
+		r->carry_len += take;
+		p += take;
+		n -= take;
+		if (r->carry_len < 4)
+			return;
+		fletcher4_update(&r->sum, r->carry, 4);
+		r->carry_len = 0;
+	}
+	size_t whole = n & ~(size_t)3;
+	fletcher4_update(&r->sum, p, whole);
+	memcpy(r->carry, p + whole, n - whole);
+	r->carry_len = n - whole;
+}
+
 int zfs_recv_feed(zfs_recv *r, const void *buf, size_t n)
 {
 	const unsigned char *p = buf;
@@ -333,7 +355,7 @@ int zfs_recv_feed(zfs_recv *r, const void *buf, size_t n)
 			continue;
 		}
 		size_t take = r->pleft < n ? (size_t)r->pleft : n;
-		fletcher4_update(&r->sum, p, take);
+		sum_payload(r, p, take);
 		int e = 0;
 		if (r->pkind == P_DATA)
 			e = emit(r, p, take);

@@ -199,6 +199,9 @@ imgfetch_status convert_zvol(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, 
 	int level = z->gzip_level ? z->gzip_level : PGZIP_DEFAULT_LEVEL;
 	if (level < 1 || level > 9)
 		return ifx_fail(ctx, IMGFETCH_E_INVALID, "gzip level must be 1..9");
+	if (z->os && !smartos_os_valid(z->os))
+		return ifx_fail(ctx, IMGFETCH_E_INVALID, "unknown os '%s': use linux, bsd, illumos, smartos, windows or other",
+		                z->os);
 	if (z->source_sha256 && !hex64(z->source_sha256))
 		return ifx_fail(ctx, IMGFETCH_E_INVALID, "source sha256 must be 64 lowercase hex digits");
 

@@ -12,7 +12,7 @@
  * datasource (what Triton's importers put). */
 #define MIN_PLATFORM "20260306T044811Z"
 
-static bool os_valid(const char *os)
+bool smartos_os_valid(const char *os)
 {
 	static const char *const known[] = { "linux", "bsd", "illumos", "smartos", "windows", "other" };
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
@@ -34,7 +34,7 @@ bool smartos_vendor_needs_bios(const char *vendor, const char *series)
 
 char *smartos_manifest_json(const smartos_manifest *m)
 {
-	if (!m->uuid || strlen(m->uuid) != 36 || !m->name || !m->version || !os_valid(m->os) || !m->sha1 ||
+	if (!m->uuid || strlen(m->uuid) != 36 || !m->name || !m->version || !smartos_os_valid(m->os) || !m->sha1 ||
 	    strlen(m->sha1) != 40 || !m->bootrom)
 		return NULL;
 	char published[32];

@@ -29,6 +29,9 @@ typedef struct smartos_manifest {
  * (invalid os, uuid) or out of memory. free(). */
 char *smartos_manifest_json(const smartos_manifest *m);
 
+/* linux, bsd, illumos, smartos, windows or other: what IMGAPI accepts. */
+bool smartos_os_valid(const char *os);
+
 /* Per-vendor defaults: ssh_key false for images without cloud-init SSH
  * (talos, smartos), bios for images that do not boot with UEFI. */
 bool smartos_vendor_ssh_key(const char *vendor);

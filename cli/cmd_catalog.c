@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "zvol_opts.h"
 
 #define MAX_MIRRORS 64
 
@@ -44,7 +45,13 @@ static void resolve_usage(FILE *f, const char *cmd)
 	      f);
 	if (fetch)
 		fputs("  -o, --output-dir DIR    where to write the image (default: .)\n"
-		      "      --format FMT        raw (default), qcow2 or source (the file as published)\n"
+		      "      --format FMT        raw (default), qcow2, source (the file as published) or\n"
+		      "                          zvol (SmartOS/Triton: <name>.x86_64.zfs.gz + IMGAPI\n"
+		      "                          manifest <vendor>-<series>-<version>.json)\n"
+		      "      --target T          zvol: file (default: print the imgadm command), smartos\n"
+		      "                          (imgadm install, global zone) or imgapi (--imgapi URL)\n"
+		      "      --imgapi URL        zvol: the IMGAPI to import into\n"
+		      "      --imgadm CMD        zvol: the imgadm command (default: imgadm)\n"
 		      "      --expected-sha256 HEX  pin the source digest instead of the vendor's verifier\n"
 		      "      --insecure-no-verify   accept an image its vendor publishes no digest for\n"
 		      "      --cache-dir DIR     download cache (default: $XDG_CACHE_HOME/imgfetch)\n"
@@ -53,6 +60,8 @@ static void resolve_usage(FILE *f, const char *cmd)
 		      "      --authfile FILE     registry credentials for --push (default: the usual auth files)\n"
 		      "  -j, --threads N         conversion threads (default: one per CPU)\n",
 		      f);
+	if (fetch)
+		fputs(cli_zvol_help, f);
 	fputs("      --json              print the result as one JSON object on stdout\n"
 	      "  -q, --quiet             print only warnings and errors\n"
 	      "  -v, --verbose           also print each feed and request\n"
@@ -109,7 +118,7 @@ int cmd_vendors(int argc, char **argv)
 
 enum {
 	OPT_ARCH = 256, OPT_MIRROR, OPT_CONFIG, OPT_SCHEMATIC, OPT_PROFILE, OPT_CACERT, OPT_FORMAT, OPT_EXPECTED,
-	OPT_INSECURE, OPT_CACHE_DIR, OPT_DRY_RUN, OPT_JSON, OPT_PUSH, OPT_AUTHFILE,
+	OPT_INSECURE, OPT_CACHE_DIR, OPT_DRY_RUN, OPT_JSON, OPT_PUSH, OPT_AUTHFILE, OPT_TARGET, OPT_IMGAPI, OPT_IMGADM,
 };
 
 static void print_resolved(const imgfetch_resolved *r)
@@ -155,6 +164,10 @@ int cmd_catalog(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "target", required_argument, NULL, OPT_TARGET },
+		{ "imgapi", required_argument, NULL, OPT_IMGAPI },
+		{ "imgadm", required_argument, NULL, OPT_IMGADM },
+		CLI_ZVOL_LONGOPTS,
 		{ 0 },
 	};
 	const char *mirrors[MAX_MIRRORS + 1] = { 0 };
@@ -163,12 +176,15 @@ int cmd_catalog(int argc, char **argv)
 	imgfetch_fetch_opts fo = { .catalog = &cat };
 	imgfetch_http_opts http;
 	imgfetch_http_opts_init(&http);
-	bool json = false;
+	bool json = false, zvol_given = false, target_given = false;
+	imgfetch_zvol_opts zvol = { 0 };
+	imgfetch_deliver_opts dlv = { .target = IMGFETCH_DELIVER_FILE, .http = &http };
 	int verbosity = 1, c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, fetch ? "o:j:qvh" : "qvh", longopts, NULL)) != -1) {
 		bool fetch_only = c == 'o' || c == OPT_FORMAT || c == OPT_EXPECTED || c == OPT_INSECURE ||
-		                  c == OPT_CACHE_DIR || c == OPT_DRY_RUN || c == 'j' || c == OPT_PUSH || c == OPT_AUTHFILE;
+		                  c == OPT_CACHE_DIR || c == OPT_DRY_RUN || c == 'j' || c == OPT_PUSH || c == OPT_AUTHFILE ||
+		                  c == OPT_TARGET || c == OPT_IMGAPI || c == OPT_IMGADM || (c >= ZOPT_FIRST && c < ZOPT_LAST);
 		if (fetch_only && !fetch) {
 			resolve_usage(stderr, cmd);
 			return EXIT_USAGE;
@@ -194,8 +210,10 @@ int cmd_catalog(int argc, char **argv)
 				fo.format = IMGFETCH_FETCH_QCOW2;
 			else if (strcmp(optarg, "source") == 0)
 				fo.format = IMGFETCH_FETCH_SOURCE;
+			else if (strcmp(optarg, "zvol") == 0)
+				fo.format = IMGFETCH_FETCH_ZVOL;
 			else {
-				fprintf(stderr, "imgfetch fetch: --format takes raw, qcow2 or source, not '%s'\n", optarg);
+				fprintf(stderr, "imgfetch fetch: --format takes raw, qcow2, source or zvol, not '%s'\n", optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -218,10 +236,42 @@ int cmd_catalog(int argc, char **argv)
 		case OPT_JSON: json = true; break;
 		case 'q': verbosity = 0; break;
 		case 'v': verbosity = 2; break;
+		case OPT_TARGET:
+			target_given = true;
+			if (strcmp(optarg, "file") == 0)
+				dlv.target = IMGFETCH_DELIVER_FILE;
+			else if (strcmp(optarg, "smartos") == 0)
+				dlv.target = IMGFETCH_DELIVER_SMARTOS;
+			else if (strcmp(optarg, "imgapi") == 0)
+				dlv.target = IMGFETCH_DELIVER_IMGAPI;
+			else {
+				fprintf(stderr, "imgfetch fetch: --target takes file, smartos or imgapi, not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_IMGAPI: target_given = true; dlv.imgapi_url = optarg; break;
+		case OPT_IMGADM: target_given = true; dlv.imgadm = optarg; break;
 		case 'h': resolve_usage(stdout, cmd); return EXIT_OK;
-		default: resolve_usage(stderr, cmd); return EXIT_USAGE;
+		default:
+			if (c >= ZOPT_FIRST && c < ZOPT_LAST) {
+				if (!cli_zvol_option(cmd, c, optarg, &zvol, &zvol_given))
+					return EXIT_USAGE;
+				break;
+			}
+			resolve_usage(stderr, cmd);
+			return EXIT_USAGE;
 		}
 	}
+	if ((zvol_given || target_given) && fo.format != IMGFETCH_FETCH_ZVOL) {
+		fprintf(stderr, "imgfetch fetch: zvol options and --target need --format zvol\n");
+		return EXIT_USAGE;
+	}
+	if (dlv.target == IMGFETCH_DELIVER_IMGAPI && !dlv.imgapi_url) {
+		fprintf(stderr, "imgfetch fetch: --target imgapi needs --imgapi URL\n");
+		return EXIT_USAGE;
+	}
+	if (fo.format == IMGFETCH_FETCH_ZVOL)
+		fo.zvol = &zvol;
 	int rest = argc - optind;
 	if ((fo.profile && rest != 0) || (!fo.profile && (rest < 1 || rest > 2))) {
 		fprintf(stderr, "imgfetch %s: expected VENDOR [RELEASE], or --profile FILE alone\n", cmd);
@@ -253,8 +303,15 @@ int cmd_catalog(int argc, char **argv)
 	imgfetch_status st = imgfetch_ctx_set_http(ctx, &http);
 	imgfetch_resolved *r = NULL;
 	imgfetch_fetch_result *fr = NULL;
+	imgfetch_deliver_result *dr = NULL;
 	if (st == IMGFETCH_OK && fetch)
 		st = imgfetch_fetch(ctx, &fo, &fr);
+	if (st == IMGFETCH_OK && fetch && fr->manifest_path && !fr->dry_run) {
+		/* The pair is complete on disk: deliver it where asked. */
+		dlv.manifest_path = fr->manifest_path;
+		dlv.file_path = fr->path;
+		st = imgfetch_deliver(ctx, &dlv, &dr);
+	}
 	else if (st == IMGFETCH_OK)
 		st = fo.profile ? imgfetch_resolve_profile(ctx, fo.profile, &r)
 		                : imgfetch_resolve(ctx, &cat, fo.vendor, fo.release, fo.arch, &r);
@@ -264,6 +321,19 @@ int cmd_catalog(int argc, char **argv)
 		fprintf(stderr, "imgfetch: %s\n", imgfetch_ctx_error(ctx));
 	} else if (json) {
 		char *s = fetch ? imgfetch_fetch_result_to_json(fr) : imgfetch_resolved_to_json(r);
+		if (s && dr) {
+			/* The delivery outcome joins the fetch result. */
+			json_t *j = json_loads(s, 0, NULL);
+			json_t *d = json_pack("{s:s, s:b, s:s?}", "uuid", dr->uuid ? dr->uuid : "", "already_present",
+			                      dr->already_present, "command", dr->command);
+			free(s);
+			s = NULL;
+			if (j && d && json_object_set_new(j, "delivered", d) == 0)
+				s = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
+			else
+				json_decref(d);
+			json_decref(j);
+		}
 		if (s)
 			printf("%s\n", s);
 		else
@@ -274,20 +344,30 @@ int cmd_catalog(int argc, char **argv)
 			printf("plan (dry run, nothing downloaded or written):\n");
 			print_resolved(fr->image);
 			printf("output:   %s\nmetadata: %s\n", fr->path, fr->metadata_path);
+			if (fr->manifest_path)
+				printf("manifest: %s\n", fr->manifest_path);
 			if (fo.push_ref)
 				printf("push to:  %s\n", fo.push_ref);
 		} else {
 			if (fr->image->notice && verbosity > 0)
 				fprintf(stderr, "imgfetch: notice: %s\n", fr->image->notice);
 			printf("%s\n", fr->path);
+			if (fr->manifest_path)
+				printf("%s\n", fr->manifest_path);
 			if (fr->pushed)
 				printf("%s\n", fr->pushed);
+			if (dr && dr->command && verbosity > 0)
+				fprintf(stderr, "imgfetch: install with: %s\n", dr->command);
+			else if (dr && verbosity > 0)
+				fprintf(stderr, "imgfetch: image %s %s\n", dr->uuid ? dr->uuid : "",
+				        dr->already_present ? "was already there" : "delivered");
 		}
 	} else {
 		print_resolved(r);
 	}
 	imgfetch_resolved_free(r);
 	imgfetch_fetch_result_free(fr);
+	imgfetch_deliver_result_free(dr);
 	cli_signals_release();
 	int sig = cli_signal_exit_code();
 	imgfetch_ctx_free(ctx);

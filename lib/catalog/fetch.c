@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "catalog/catalog.h"
+#include "smartos/manifest.h"
 #include "store/atomic.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
@@ -45,6 +46,7 @@ void imgfetch_fetch_result_free(imgfetch_fetch_result *r)
 	free(r->metadata_path);
 	free(r->source_path);
 	free(r->pushed);
+	free(r->manifest_path);
 	free(r);
 }
 
@@ -62,6 +64,8 @@ static json_t *result_json(const imgfetch_fetch_result *r)
 	json_object_set_new(o, "virtual_size", r->virtual_size ? json_integer((json_int_t)r->virtual_size) : json_null());
 	if (r->pushed)
 		json_object_set_new(o, "pushed", json_string(r->pushed));
+	if (r->manifest_path)
+		json_object_set_new(o, "manifest_path", json_string(r->manifest_path));
 	return o;
 }
 
@@ -84,6 +88,7 @@ static imgfetch_status write_metadata(imgfetch_ctx *ctx, const imgfetch_fetch_re
 	json_object_del(o, "source_path"); /* a cache path says nothing to a reader of the directory */
 	json_object_del(o, "from_cache");
 	json_object_del(o, "metadata_path");
+	json_object_del(o, "manifest_path");
 	char *text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
 	json_decref(o);
 	if (!text)
@@ -185,6 +190,39 @@ static imgfetch_status push_result(imgfetch_ctx *ctx, const imgfetch_fetch_opts 
 	return r->pushed ? IMGFETCH_OK : ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
 }
 
+/* The zvol options of a vendor image: what the caller left open comes from
+ * the feed (version, os, description) and the vendor (ssh_key, bootrom). */
+static void zvol_defaults(const imgfetch_fetch_opts *o, const imgfetch_resolved *img, imgfetch_zvol_opts *z,
+                          char *name, size_t namelen, char *lock, size_t locklen)
+{
+	*z = o->zvol ? *o->zvol : (imgfetch_zvol_opts){ 0 };
+	snprintf(name, namelen, "%s-%s-nocloud", img->vendor, img->series);
+	snprintf(lock, locklen, "%s-%s", img->vendor, img->release ? img->release : "latest");
+	if (!z->name)
+		z->name = name;
+	if (!z->version)
+		z->version = img->version;
+	if (!z->os)
+		z->os = img->os;
+	if (!z->description)
+		z->description = img->description;
+	if (!z->homepage)
+		z->homepage = img->homepage;
+	if (!z->ssh_key)
+		z->ssh_key = smartos_vendor_ssh_key(img->vendor) ? 1 : -1;
+	if (!z->bios)
+		z->bios = smartos_vendor_needs_bios(img->vendor, img->series);
+	if (!z->lock_name)
+		z->lock_name = lock;
+	z->source_sha256 = img->sha256;
+}
+
+static char *zvol_manifest_path(const char *dir, const char *sep, const imgfetch_resolved *img)
+{
+	char *p = NULL;
+	return asprintf(&p, "%s%s%s-%s-%s.json", dir, sep, img->vendor, img->series, img->version) < 0 ? NULL : p;
+}
+
 imgfetch_status imgfetch_fetch(imgfetch_ctx *ctx, const imgfetch_fetch_opts *o, imgfetch_fetch_result **ret)
 {
 	ctx->error[0] = '\0';
@@ -212,8 +250,21 @@ imgfetch_status imgfetch_fetch(imgfetch_ctx *ctx, const imgfetch_fetch_opts *o, 
 		r->path = NULL;
 	if (r->path && asprintf(&r->metadata_path, "%s.json", r->path) < 0)
 		r->metadata_path = NULL;
+	if (o->format == IMGFETCH_FETCH_ZVOL && !(r->manifest_path = zvol_manifest_path(dir, sep, img)))
+		r->path = NULL;
 	if (!r->path || !r->metadata_path) {
 		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
+		goto fail;
+	}
+	if (o->format == IMGFETCH_FETCH_ZVOL && strcmp(img->arch, "x86_64") != 0) {
+		st = ifx_fail(ctx, IMGFETCH_E_INVALID,
+		              "SmartOS/Triton runs x86_64 guests only: a zvol image of %s %s for %s makes no sense "
+		              "(use --arch x86_64)",
+		              img->vendor, img->version, img->arch);
+		goto fail;
+	}
+	if (o->format != IMGFETCH_FETCH_ZVOL && o->zvol) {
+		st = ifx_fail(ctx, IMGFETCH_E_INVALID, "zvol options need --format zvol");
 		goto fail;
 	}
 	if (o->expected_sha256 && !set_str(&img->sha256, o->expected_sha256)) {
@@ -259,10 +310,22 @@ imgfetch_status imgfetch_fetch(imgfetch_ctx *ctx, const imgfetch_fetch_opts *o, 
 	} else {
 		imgfetch_convert_opts c = { .input = r->source_path, .output = r->path, .threads = o->threads,
 			                    .format = o->format == IMGFETCH_FETCH_QCOW2 ? IMGFETCH_FORMAT_QCOW2
+			                              : o->format == IMGFETCH_FETCH_ZVOL ? IMGFETCH_FORMAT_ZVOL
 			                                                                 : IMGFETCH_FORMAT_RAW };
+		imgfetch_zvol_opts z;
+		char name[300], lock[300];
+		if (o->format == IMGFETCH_FETCH_ZVOL) {
+			zvol_defaults(o, img, &z, name, sizeof(name), lock, sizeof(lock));
+			c.zvol = &z;
+		}
 		imgfetch_convert_result *cr = NULL;
 		if ((st = imgfetch_convert(ctx, &c, &cr)) < 0)
 			goto fail;
+		if (cr->manifest_path && r->manifest_path && strcmp(cr->manifest_path, r->manifest_path) != 0) {
+			imgfetch_convert_result_free(cr);
+			st = ifx_fail(ctx, IMGFETCH_E_FAILED, "internal error: manifest written to an unexpected path");
+			goto fail;
+		}
 		r->virtual_size = cr->input ? cr->input->virtual_size : 0;
 		imgfetch_convert_result_free(cr);
 	}

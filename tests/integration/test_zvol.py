@@ -253,3 +253,50 @@ def test_zvol_damaged_streams_refused(t):
     t.run("convert", src, t.dir("out") / "x.zfs.gz", "-O", "zvol", "--volblocksize", "3000").expect_rc(2)
     t.run("convert", src, t.dir("out") / "x.raw", "--volblocksize", "4096").expect_rc(2)
     t.run("convert", src, t.dir("out") / "x.zfs.gz", "-O", "zvol", "--os", "plan9").expect_rc(2)
+
+
+def test_fetch_vendor_image_as_zvol(t):
+    """imgfetch fetch alpine --format zvol through a local mirror: the pair is
+    named as Triton's importers name it, the manifest carries the vendor's
+    fields, the UUID comes from the verified download, and ZFS receives it."""
+    from vendor_mirror import AUTOINDEX, VendorMirror, sha256_file
+    m = VendorMirror(t.tmp / "mirror", ["alpine", "talos"])
+    ng = t.nginx(m.root, extra_conf=AUTOINDEX)
+    args = m.mirror_args(ng)
+    out = t.dir("images")
+    j = t.run("fetch", "alpine", "--arch", "x86_64", "--format", "zvol", "-o", out, "--json", *args,
+              timeout=60).ok().json()
+    stem = "alpine-%s-%s" % (j["series"], j["version"])
+    eq(j["path"], str(out / (stem + ".x86_64.zfs.gz")), "the .zfs.gz name")
+    eq(j["manifest_path"], str(out / (stem + ".json")), "the manifest name")
+    eq(j["delivered"]["command"], "imgadm install -m %s -f %s" % (j["manifest_path"], j["path"]),
+       "the default target prints the imgadm command")
+    man = json.loads(Path(j["manifest_path"]).read_text())
+    want_uuid = str(uuid.uuid5(uuid.UUID("bdf833c1-7263-58e2-891e-a8e846427562"), j["sha256"]))
+    eq((man["uuid"], j["uuid"]), (want_uuid, want_uuid), "UUID from the verified source sha256")
+    eq((man["name"], man["version"], man["os"], man["requirements"]["ssh_key"], man["requirements"]["bootrom"]),
+       ("alpine-%s-nocloud" % j["series"], j["version"], "linux", True, "uefi"), "vendor fields")
+    data = Path(j["path"]).read_bytes()
+    eq((man["files"][0]["sha1"], man["files"][0]["size"]), (hashlib.sha1(data).hexdigest(), len(data)),
+       "files[0]")
+    eq(man["image_size"] * MiB, roundup_mib(j["virtual_size"]), "image_size")
+    # The disk inside equals the vendor's image decoded by qemu-img.
+    ref = t.dir("ref") / "ref.raw"
+    sh("qemu-img", "convert", "-O", "raw", j["source_path"], ref)
+    back = t.dir("ref") / "back.raw"
+    t.run("convert", j["path"], back).ok()
+    check(same_padded(back, ref, man["image_size"] * MiB), "the zvol holds the vendor's disk")
+    # A second fetch reuses the cache and rebuilds the same UUID.
+    j2 = t.run("fetch", "alpine", "--arch", "x86_64", "--format", "zvol", "-o", out, "--json", *args).ok().json()
+    eq(j2["uuid"], j["uuid"], "same UUID on a rebuild")
+    # Talos has no SSH: ssh_key false; aarch64 makes no sense for SmartOS.
+    jt = t.run("fetch", "talos", "--arch", "x86_64", "--format", "zvol", "-o", out, "--json", *args,
+               timeout=60).ok().json()
+    mt = json.loads(Path(jt["manifest_path"]).read_text())
+    eq((mt["requirements"]["ssh_key"], mt["name"]), (False, "talos-%s-nocloud" % jt["series"]), "talos: no ssh_key")
+    r = t.run("fetch", "alpine", "--arch", "aarch64", "--format", "zvol", "-o", out, *args).expect_rc(2)
+    check("x86_64" in r.stderr, "aarch64 refused with a reason: %s" % r.stderr)
+    t.run("fetch", "alpine", "--format", "raw", "--volblocksize", "4096", *args).expect_rc(2)
+    with ZfsFuse(t.dir("zfs")) as z:
+        ds = z.receive(gunzip(Path(j["path"]), t.dir("zfs") / "a.zfs"), "alpine")
+        eq(int(z.get(ds, "volsize")), man["image_size"] * MiB, "volsize = image_size MiB")

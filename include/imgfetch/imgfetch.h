@@ -501,24 +501,47 @@ typedef enum imgfetch_deliver_target {
 typedef struct imgfetch_deliver_opts {
 	imgfetch_deliver_target target;
 	const char *manifest_path;    /* IMGAPI manifest (JSON) */
-	const char *file_path;        /* the .zfs.gz it describes (files[0] sha1/size are checked first) */
+	const char *file_path;        /* the .zfs.gz it describes (files[0].size is checked first) */
 	const char *imgapi_url;       /* IMGAPI: base URL, e.g. http://imgapi.example:8080 */
-	const imgfetch_http_opts *http; /* IMGAPI: TLS, timeouts; NULL for defaults */
-	const char *imgadm;           /* SMARTOS: the imgadm command; NULL: "imgadm" from PATH */
+	const imgfetch_http_opts *http; /* IMGAPI: TLS, timeouts, retries (GET only) for this call;
+	                                 NULL: the context's (imgfetch_ctx_set_http(), else defaults) */
+	const char *imgadm;           /* SMARTOS: the imgadm command (a name looked up in PATH, or a
+	                                 path); NULL: "imgadm" */
 } imgfetch_deliver_opts;
 
 typedef struct imgfetch_deliver_result {
-	char *uuid;
-	bool already_present;         /* the target had this UUID with the same sha1: nothing done */
-	char *command;                /* FILE: the imgadm install command line for this pair */
+	char *uuid;                   /* the manifest's */
+	bool already_present;         /* the target had this UUID with the same sha1 (IMGAPI: active
+	                                 or disabled; SMARTOS: imgadm said "already installed") */
+	char *command;                /* FILE: the imgadm install command line for this pair, paths
+	                                 shell-quoted where needed; SMARTOS: the one that was run;
+	                                 IMGAPI: NULL */
 } imgfetch_deliver_result;
 
-/* Delivers a zvol image pair. Refuses (IMGFETCH_E_INVALID) SMARTOS outside
- * the global zone. The manifest's files[0].size must match the file
- * (IMGFETCH_E_VERIFY before anything is sent); its sha1 is checked while the
- * file is uploaded to IMGAPI (and by imgadm itself). An IMGAPI that already
- * holds the UUID with the same sha1 is success (already_present); with
- * another sha1 it is IMGFETCH_E_FAILED. *ret is owned by the caller. */
+/* Delivers a zvol image pair. The manifest (at most 1 MiB) must be a JSON
+ * object with a UUID "uuid" and one files[0] with a 40-hex-digit sha1, an
+ * integer size equal to the file's, and compression "gzip"; the file must be
+ * gzip. Before anything is sent or run: IMGFETCH_E_VERIFY (no usable
+ * files[0], size mismatch), IMGFETCH_E_FORMAT (not such a manifest, not
+ * gzip), IMGFETCH_E_NOT_FOUND (a missing file).
+ * SMARTOS runs imgadm without a shell (stdin /dev/null, its output to the log
+ * at INFO) and refuses (IMGFETCH_E_INVALID) where `zonename` names another
+ * zone than "global"; no zonename command means no zones. imgadm failing is
+ * IMGFETCH_E_FAILED with the end of its stderr; not found, IMGFETCH_E_NOT_FOUND.
+ * On cancellation it gets SIGTERM (SIGKILL 5 s later) and is reaped.
+ * IMGAPI: GET /images/UUID; when absent, AdminImportImage (the manifest's
+ * bytes as they are), AddImageFile (?compression=gzip&sha1=&size=) and
+ * ActivateImage; a 409 on import means someone else imported it: looked up
+ * again. An image already there with the same sha1 is success when active
+ * or disabled (already_present), given the file and/or activated when
+ * unactivated; with another sha1, or in another state, it is
+ * IMGFETCH_E_FAILED. The SHA-1 of the bytes uploaded is compared with the
+ * manifest's: IMGFETCH_E_VERIFY when they differ (the image stays
+ * unactivated). HTTP errors name the request and quote the server's message:
+ * 401/403 IMGFETCH_E_AUTH, 404 IMGFETCH_E_NOT_FOUND, 5xx IMGFETCH_E_NETWORK,
+ * others IMGFETCH_E_FAILED. Rerunning after any failure goes on from the
+ * state the IMGAPI has. FILE sends and runs nothing.
+ * *ret is owned by the caller: imgfetch_deliver_result_free(). */
 IMGFETCH_WARN_UNUSED imgfetch_status imgfetch_deliver(imgfetch_ctx *ctx, const imgfetch_deliver_opts *opts,
                                                       imgfetch_deliver_result **ret);
 void imgfetch_deliver_result_free(imgfetch_deliver_result *r);

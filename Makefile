@@ -36,6 +36,7 @@ bench: build
 	python3 bench/bench_get.py --imgfetch $(BUILD)/cli/imgfetch
 	python3 bench/bench_convert.py --imgfetch $(BUILD)/cli/imgfetch
 	python3 bench/bench_pull.py --imgfetch $(BUILD)/cli/imgfetch
+	python3 bench/bench_zvol.py --imgfetch $(BUILD)/cli/imgfetch
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)

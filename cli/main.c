@@ -12,7 +12,7 @@ static void usage(FILE *f)
 	      "\n"
 	      "Commands:\n"
 	      "  get URL       download a file atomically and verify it\n"
-	      "  convert IN OUT  convert a disk image (qcow2, vmdk, raw; xz/gzip/zstd/bzip2)\n"
+	      "  convert IN OUT  convert a disk image (qcow2, vmdk, raw, zvol; xz/gzip/zstd/bzip2)\n"
 	      "  info FILE     show a disk image's format, sizes and features\n"
 	      "  vendors       list the built-in vendors of cloud images\n"
 	      "  resolve VENDOR [RELEASE]  find a vendor's image in its release feed\n"

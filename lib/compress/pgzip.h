@@ -8,8 +8,10 @@
  * and the level, never on the thread count: byte-reproducible. The header
  * carries no file name and mtime 0.
  *
- * Memory: a ring of (2 x threads + 2) chunks of PGZIP_CHUNK bytes plus
- * their compressed buffers.
+ * Memory: a ring of (2 x threads + 2) chunks of PGZIP_CHUNK bytes, each with
+ * 32 KiB of dictionary and its compressed buffer, plus one zlib stream
+ * (about 270 KiB) per thread: under 4 MiB on two threads. pgzip_write
+ * blocks while the ring is full.
  */
 #pragma once
 
@@ -25,18 +27,22 @@ typedef int (*pgzip_sink_fn)(void *u, const void *buf, size_t n);
 
 typedef struct pgzip pgzip;
 
-/* threads: 0 = one per online CPU; level 1..9. 0 or negative errno. */
+/* threads: 0 = one per online CPU (at most 64); level 1..9. 0 or negative
+ * errno. The caller owns *ret (pgzip_free); sink and u must outlive it. */
 int pgzip_new(unsigned threads, int level, pgzip_sink_fn sink, void *u, pgzip **ret);
 /* Appends input (copied). One caller thread at a time. Returns 0 or the first
  * error (a sink error, -ENOMEM, ...); after an error every call fails. The
  * signature matches decoder_out_fn (void *u first) through pgzip_push. */
 int pgzip_write(pgzip *z, const void *buf, size_t n);
 int pgzip_push(void *z, const void *buf, size_t n);
-/* Compresses what is left, writes the trailer, waits for the sink. */
+/* Compresses what is left, writes the trailer, waits for the sink. 0 or the
+ * first error; calling it again returns the same. Writes after it fail. */
 int pgzip_finish(pgzip *z);
 uint64_t pgzip_total_in(const pgzip *z);
 uint64_t pgzip_total_out(const pgzip *z);
-/* "" when none. */
+/* "" when none; owned by z. */
 const char *pgzip_error(const pgzip *z);
-/* Stops the workers (if still running) and frees everything. NULL is fine. */
+/* Stops the workers (if still running: after the sink call in progress, if
+ * any, returns) and frees everything. Without a successful pgzip_finish the
+ * output is incomplete. NULL is fine. */
 void pgzip_free(pgzip *z);

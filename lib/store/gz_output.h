@@ -17,9 +17,10 @@ int gz_output_open(const char *path, unsigned threads, int level, gz_output **re
 /* Appends uncompressed bytes; usable as a decoder_out_fn (u = the gz_output). */
 int gz_output_push(void *g, const void *buf, size_t n);
 /* Finishes the gzip member, fsyncs and installs the file under its name.
- * sha1_hex: 41 bytes. 0 or negative errno, message in err. */
+ * sha1_hex: 41 bytes, lowercase; ret_size may be NULL. 0 or negative errno,
+ * message in err. Called once: after a failure only gz_output_free is left. */
 int gz_output_commit(gz_output *g, char sha1_hex[41], uint64_t *ret_size, char *err, size_t errlen);
-/* Message for a failed push ("" when none). */
+/* Message for a failed push ("" when none); owned by g. */
 const char *gz_output_error(const gz_output *g);
 /* Discards an uncommitted file; frees. NULL is fine. */
 void gz_output_free(gz_output *g);

@@ -8,6 +8,7 @@ real vendors, minus --mirror:
 
     imgfetch fetch alpine latest
     imgfetch fetch debian stable --arch aarch64 --format qcow2
+    imgfetch fetch debian stable --arch x86_64 --format zvol     (a SmartOS/Triton image)
 
 plus a reuse from the cache and a tampered image refused.
 
@@ -59,16 +60,25 @@ def main() -> int:
 
             run([imgfetch, "vendors"], env=env, stdout=subprocess.DEVNULL)
             for cmd in (["fetch", "alpine", "latest", "-o", out],
-                        ["fetch", "debian", "stable", "--arch", "aarch64", "--format", "qcow2", "-o", out]):
+                        ["fetch", "debian", "stable", "--arch", "aarch64", "--format", "qcow2", "-o", out],
+                        ["fetch", "debian", "stable", "--arch", "x86_64", "--format", "zvol", "-o", out]):
                 r = run([imgfetch, *cmd], env=env, stdout=subprocess.PIPE, text=True)
                 if r.returncode != 0:
                     print("demo: imgfetch failed with exit code %d" % r.returncode, file=sys.stderr)
                     return 1
-                path = Path(r.stdout.strip())
+                lines = r.stdout.split()
+                path = Path(lines[0])
                 meta = json.loads(Path(str(path) + ".json").read_text())
                 print(path)
                 print(json.dumps({k: meta[k] for k in ("vendor", "series", "version", "arch", "url", "verifier",
                                                        "sha256", "uuid", "virtual_size")}, indent=2))
+                if len(lines) > 1:
+                    # The zvol pair: the IMGAPI manifest next to the .zfs.gz.
+                    man = json.loads(Path(lines[1]).read_text())
+                    print(lines[1])
+                    print(json.dumps({k: man[k] for k in ("uuid", "name", "version", "os", "type", "image_size",
+                                                          "files", "requirements")}, indent=2))
+                    run([imgfetch, "info", path], env=env)
 
             print("\nAgain: the cached download is re-verified and reused, nothing is downloaded:")
             r = run([imgfetch, "fetch", "alpine", "latest", "-o", out, "--json"], env=env, stdout=subprocess.PIPE,

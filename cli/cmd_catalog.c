@@ -270,6 +270,16 @@ int cmd_catalog(int argc, char **argv)
 		fprintf(stderr, "imgfetch fetch: --target imgapi needs --imgapi URL\n");
 		return EXIT_USAGE;
 	}
+	/* Without its target the option would be ignored, and the image left
+	 * in DIR while the user believes it was imported or installed. */
+	if (dlv.imgapi_url && dlv.target != IMGFETCH_DELIVER_IMGAPI) {
+		fprintf(stderr, "imgfetch fetch: --imgapi goes with --target imgapi\n");
+		return EXIT_USAGE;
+	}
+	if (dlv.imgadm && dlv.target != IMGFETCH_DELIVER_SMARTOS) {
+		fprintf(stderr, "imgfetch fetch: --imgadm goes with --target smartos\n");
+		return EXIT_USAGE;
+	}
 	if (fo.format == IMGFETCH_FETCH_ZVOL)
 		fo.zvol = &zvol;
 	int rest = argc - optind;
@@ -356,7 +366,9 @@ int cmd_catalog(int argc, char **argv)
 				printf("%s\n", fr->manifest_path);
 			if (fr->pushed)
 				printf("%s\n", fr->pushed);
-			if (dr && dr->command && verbosity > 0)
+			/* Only the file target leaves the installing to the user;
+			 * smartos reports the command it already ran. */
+			if (dr && dlv.target == IMGFETCH_DELIVER_FILE && dr->command && verbosity > 0)
 				fprintf(stderr, "imgfetch: install with: %s\n", dr->command);
 			else if (dr && verbosity > 0)
 				fprintf(stderr, "imgfetch: image %s %s\n", dr->uuid ? dr->uuid : "",

@@ -33,7 +33,8 @@ bool cli_zvol_option(const char *cmd, int c, const char *arg, imgfetch_zvol_opts
 		errno = 0;
 		v = strtoul(arg, &end, 10);
 		if (*end == 'K' || *end == 'k') {
-			v <<= 10;
+			/* Shifted as is, a huge count wraps around to a valid size. */
+			v = v > (131072 >> 10) ? 0 : v << 10;
 			end++;
 		}
 		if (errno || end == arg || *end || v < 512 || v > 131072 || (v & (v - 1))) {

@@ -173,10 +173,15 @@ static imgfetch_status open_zfs(imgfetch_ctx *ctx, conv_input *in, const char *p
 		return ifx_fail(ctx, format ? IMGFETCH_E_FORMAT : IMGFETCH_E_FAILED, "%s: %s", path,
 		                err[0] ? err : strerror(-r));
 	}
-	imgfetch_status st = open_reader(ctx, in, in->tmp_fd, path);
-	if (st == IMGFETCH_OK)
-		in->format = "zvol";
-	return st;
+	/* The volume's bytes are a guest disk: raw by definition. Probing them
+	 * would let a disk that happens to start with a qcow2 or vmdk header be
+	 * read as that image (and converted differently than to raw output). */
+	r = raw_open(in->tmp_fd, &in->reader, err, sizeof(err));
+	if (r < 0)
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "%s: the unpacked volume: %s", path, err[0] ? err : strerror(-r));
+	in->virtual_size = in->reader->info.virtual_size;
+	in->size_known = true;
+	return IMGFETCH_OK;
 }
 
 imgfetch_status conv_input_open(imgfetch_ctx *ctx, const char *path, const conv_input_opts *o, conv_input *ret)

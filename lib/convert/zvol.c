@@ -40,6 +40,47 @@ static bool hex64(const char *s)
 	return true;
 }
 
+static bool uuid_text(const char *s)
+{
+	if (strlen(s) != 36)
+		return false;
+	for (size_t i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		char c = s[i];
+		if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+			return false;
+	}
+	return true;
+}
+
+/* The manifest fields that come from options or the vendor's feed, checked
+ * before any work: found bad only after the .zfs.gz was installed, they
+ * would leave it there without its manifest. */
+static imgfetch_status check_manifest_fields(imgfetch_ctx *ctx, const imgfetch_zvol_opts *z, const char *stem)
+{
+	if (z->owner && !uuid_text(z->owner))
+		return ifx_fail(ctx, IMGFETCH_E_INVALID, "the owner must be a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx), "
+		                "not '%.80s'", z->owner);
+	smartos_manifest m = {
+		.uuid = "00000000-0000-0000-0000-000000000000",
+		.name = z->name ? z->name : stem,
+		.version = z->version ? z->version : "1.0.0",
+		.description = z->description,
+		.homepage = z->homepage,
+		.os = z->os ? z->os : "other",
+		.owner = z->owner,
+		.bootrom = "uefi",
+		.ssh_key = -1,
+		.sha1 = "0000000000000000000000000000000000000000",
+	};
+	char *json = smartos_manifest_json(&m);
+	if (!json)
+		return ifx_fail(ctx, IMGFETCH_E_INVALID, "the manifest's name (--name, else the output file's name), "
+		                "version, description and homepage must be UTF-8 text");
+	free(json);
+	return IMGFETCH_OK;
+}
+
 static int hexval(char c)
 {
 	return c <= '9' ? c - '0' : c - 'a' + 10;
@@ -168,7 +209,11 @@ typedef struct fill_ctx {
 static imgfetch_status fill_device(void *u, imgfetch_ctx *ctx, const char *device)
 {
 	fill_ctx *f = u;
-	int fd = open(device, O_WRONLY | O_CLOEXEC);
+	/* Read access too: on a block device the raw writer reads a zero
+	 * range back and writes it only when the device is not zero there.
+	 * Write-only, that read fails and every zero block of the disk would
+	 * be written into the fresh sparse zvol (and then sent). */
+	int fd = open(device, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot open the zvol %s: %s", device, strerror(errno));
 	img_writer *w = NULL;
@@ -205,8 +250,15 @@ imgfetch_status convert_zvol(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, 
 	if (z->source_sha256 && !hex64(z->source_sha256))
 		return ifx_fail(ctx, IMGFETCH_E_INVALID, "source sha256 must be 64 lowercase hex digits");
 
-	char sha256[65];
 	imgfetch_status st;
+	_cleanup_free_ char *manifest_path = manifest_path_for(o->output);
+	_cleanup_free_ char *stem = manifest_path ? stem_of(manifest_path) : NULL;
+	if (!manifest_path || !stem)
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
+	if ((st = check_manifest_fields(ctx, z, stem)) < 0)
+		return st;
+
+	char sha256[65];
 	if (z->source_sha256)
 		memcpy(sha256, z->source_sha256, sizeof(sha256));
 	else if ((st = hash_input(ctx, o->input, sha256)) < 0)
@@ -225,11 +277,6 @@ imgfetch_status convert_zvol(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, 
 		return ifx_fail(ctx, IMGFETCH_E_FORMAT, "%s is an empty disk: a zvol needs at least one block", label);
 	char toname[64];
 	snprintf(toname, sizeof(toname), "zones/%s@final", uuid);
-
-	_cleanup_free_ char *manifest_path = manifest_path_for(o->output);
-	_cleanup_free_ char *stem = manifest_path ? stem_of(manifest_path) : NULL;
-	if (!manifest_path || !stem)
-		return ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
 
 	char err[512] = "";
 	gz_output *gz = NULL;
@@ -286,8 +333,7 @@ imgfetch_status convert_zvol(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, 
 	};
 	_cleanup_free_ char *json = smartos_manifest_json(&m);
 	if (!json)
-		return ifx_fail(ctx, IMGFETCH_E_INVALID, "cannot write the IMGAPI manifest: check --os (linux, bsd, "
-		                                         "illumos, smartos, windows, other)");
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot make the IMGAPI manifest: out of memory");
 	if ((r = write_text_atomic(manifest_path, json)) < 0)
 		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot write %s: %s", manifest_path, strerror(-r));
 	res->manifest_path = manifest_path;

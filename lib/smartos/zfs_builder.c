@@ -311,8 +311,9 @@ static imgfetch_status wait_for_device(imgfetch_ctx *ctx, const char *device)
 }
 
 /* zfs destroy -r, run to the end even when cancelled (it is the cleanup),
- * and retried while the volume is still busy. */
-static imgfetch_status destroy_dataset(imgfetch_ctx *ctx, const char *ds)
+ * and retried while the volume is still busy. *ret_missing (may be NULL):
+ * it failed because there is no such dataset. */
+static imgfetch_status destroy_dataset(imgfetch_ctx *ctx, const char *ds, bool *ret_missing)
 {
 	imgfetch_status st = IMGFETCH_E_FAILED;
 	for (int attempt = 1; attempt <= DESTROY_ATTEMPTS; attempt++) {
@@ -320,6 +321,8 @@ static imgfetch_status destroy_dataset(imgfetch_ctx *ctx, const char *ds)
 		st = command_run(ctx, (const char *const[]){ "zfs", "destroy", "-r", ds, NULL },
 		                 &(command_opts){ .uncancellable = true }, &r);
 		bool busy = st == IMGFETCH_E_FAILED && strstr(r.err, "busy");
+		if (ret_missing)
+			*ret_missing = st == IMGFETCH_E_FAILED && strstr(r.err, "does not exist");
 		command_result_free(&r);
 		if (!busy || attempt == DESTROY_ATTEMPTS)
 			break;
@@ -376,6 +379,24 @@ static imgfetch_status fill_and_send(imgfetch_ctx *ctx, const zfs_build *b, cons
 		return ifx_fail(ctx, IMGFETCH_E_FAILED, "zfs send %s succeeded but wrote no stream", snap);
 	ifx_log(ctx, IMGFETCH_LOG_INFO, "zfs send stream of %s: %" PRIu64 " bytes", snap, sink.bytes);
 	return IMGFETCH_OK;
+}
+
+/* zfs create was stopped by a cancellation: it may well have made the
+ * volume already, which must not be left behind (destroy always, also on
+ * SIGINT). That there is none is not a failure of the cleanup. */
+static imgfetch_status destroy_after_cancelled_create(imgfetch_ctx *ctx, const char *ds)
+{
+	char saved[sizeof(ctx->error)];
+	memcpy(saved, ctx->error, sizeof(saved));
+	bool missing = false;
+	imgfetch_status dst = destroy_dataset(ctx, ds, &missing);
+	char derr[sizeof(ctx->error)];
+	memcpy(derr, ctx->error, sizeof(derr));
+	ifx_fail(ctx, IMGFETCH_E_CANCELLED, "%s", saved);
+	if (dst != IMGFETCH_OK && !missing)
+		ifx_fail_append(ctx, "and the cleanup failed (%s): remove the build volume with 'zfs destroy -r %s'",
+		                derr, ds);
+	return IMGFETCH_E_CANCELLED;
 }
 
 static imgfetch_status check_build(imgfetch_ctx *ctx, const zfs_build *b)
@@ -441,6 +462,8 @@ imgfetch_status zfs_build_run(imgfetch_ctx *ctx, const zfs_build *b)
 	if (exists)
 		ifx_fail_append(ctx, "a build of this image that did not finish left it behind: remove it with "
 		                "'zfs destroy -r %s' (builds remove such leftovers once they are an hour old)", ds);
+	if (st == IMGFETCH_E_CANCELLED)
+		return destroy_after_cancelled_create(ctx, ds);
 	if (st != IMGFETCH_OK)
 		return st;
 
@@ -450,7 +473,7 @@ imgfetch_status zfs_build_run(imgfetch_ctx *ctx, const zfs_build *b)
 	 * cleanup, which runs commands of its own. */
 	char saved[sizeof(ctx->error)];
 	memcpy(saved, ctx->error, sizeof(saved));
-	imgfetch_status dst = destroy_dataset(ctx, ds);
+	imgfetch_status dst = destroy_dataset(ctx, ds, NULL);
 	if (st != IMGFETCH_OK) {
 		char derr[sizeof(ctx->error)];
 		memcpy(derr, ctx->error, sizeof(derr));

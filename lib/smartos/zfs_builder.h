@@ -15,7 +15,8 @@
  *   snapshot: zfs snapshot <dataset>@final
  *   send:     zfs send <dataset>@final, its stdout streamed into `out` as it
  *             arrives (never through a temporary file)
- *   destroy:  zfs destroy -r <dataset>, always once created: after success,
+ *   destroy:  zfs destroy -r <dataset>, always once created (or create was
+ *             cancelled, when it may have been): after success,
  *             failure or cancellation (children are signalled first and
  *             reaped); retried while the volume is busy; not cancellable
  * The parent dataset: opts->dataset, else "zones" in the global zone (or

@@ -154,3 +154,27 @@ def test_zfs_builder_sigint_during_send(t):
           "no build volume file is left")
     eq(listing(out.parent), set(), "output directory after SIGINT")
     _check_nothing_running(w)
+
+
+def test_zfs_builder_skips_zero_blocks_on_a_block_device(t):
+    """The "zvol" is a loop block device here, as a real one is: the build
+    writes the disk's data and leaves its zero blocks alone (the fresh sparse
+    volume reads as zeros), so they stay unallocated and out of zfs send."""
+    src = t.dir("src") / "sparse.raw"
+    data = t.random_bytes(MiB)
+    with open(src, "wb") as f:
+        f.truncate(32 * MiB)
+        f.seek(8 * MiB)
+        f.write(data)
+    report = t.tmp / "allocated"
+    _, _, w, env = _setup(t, ZFS_STANDIN_LOOP=report)
+    out = t.dir("out") / "sparse.zfs.gz"
+    t.run(*_args(t, src, out), env=env).ok()
+    allocated = int(report.read_text())
+    check(allocated < 4 * MiB, "the zvol got %d bytes allocated for 1 MiB of data in a 32 MiB disk" % allocated)
+    stream = gzip.decompress(out.read_bytes())
+    check(len(stream) == 32 * MiB and stream[8 * MiB:9 * MiB] == data and stream.count(0) == 31 * MiB
+          + data.count(0), "the .zfs.gz holds the disk")
+    check(not (t.tmp / "zfs" / "dev-zvol" / "zones").exists()
+          or not os.listdir(t.tmp / "zfs" / "dev-zvol" / "zones"), "the build volume and its loop device are gone")
+    _check_nothing_running(w)

@@ -251,6 +251,9 @@ def test_zvol_damaged_streams_refused(t):
     check("checksum" in r.stderr, "info reports the checksum failure: %s" % r.stderr)
     # Options that make no sense are refused before anything happens.
     t.run("convert", src, t.dir("out") / "x.zfs.gz", "-O", "zvol", "--volblocksize", "3000").expect_rc(2)
+    # 2^54 + 8 KiB: shifted to bytes it wraps around to 8192.
+    t.run("convert", src, t.dir("out") / "x.zfs.gz", "-O", "zvol", "--volblocksize",
+          "18014398509481992K").expect_rc(2)
     t.run("convert", src, t.dir("out") / "x.raw", "--volblocksize", "4096").expect_rc(2)
     t.run("convert", src, t.dir("out") / "x.zfs.gz", "-O", "zvol", "--os", "plan9").expect_rc(2)
 
@@ -300,3 +303,75 @@ def test_fetch_vendor_image_as_zvol(t):
     with ZfsFuse(t.dir("zfs")) as z:
         ds = z.receive(gunzip(Path(j["path"]), t.dir("zfs") / "a.zfs"), "alpine")
         eq(int(z.get(ds, "volsize")), man["image_size"] * MiB, "volsize = image_size MiB")
+
+
+def test_zvol_holding_an_image_header_stays_raw(t):
+    """A guest disk that starts with a qcow2 header is still a raw disk: a
+    zvol holding one converts to the same bytes whatever the output format
+    (the volume's content is never probed for an image format)."""
+    inner = t.dir("src") / "inner.qcow2"
+    sh("qemu-img", "create", "-f", "qcow2", inner, "64M")
+    outer = t.dir("src") / "outer.qcow2"
+    sh("qemu-img", "convert", "-f", "raw", "-O", "qcow2", inner, outer)
+    z = t.dir("out") / "nested.zfs.gz"
+    t.run("convert", outer, z, "-O", "zvol").ok()
+    raw = t.dir("out") / "back.raw"
+    t.run("convert", z, raw).ok()
+    check(raw.read_bytes()[: inner.stat().st_size] == inner.read_bytes(), "raw output: the disk as stored")
+    q = t.dir("out") / "back.qcow2"
+    j = t.run("convert", z, q, "-O", "qcow2", "--json").ok().json()
+    eq((j["input"]["format"], j["input"]["virtual_size"]), ("zvol", raw.stat().st_size),
+       "qcow2 output: the input is the zvol's raw disk, not the image inside it")
+    sh("qemu-img", "compare", "-f", "raw", "-F", "qcow2", raw, q)
+    z2 = t.dir("out") / "again.zfs.gz"
+    t.run("convert", z, z2, "-O", "zvol").ok()
+    raw2 = t.dir("out") / "again.raw"
+    t.run("convert", z2, raw2).ok()
+    check(raw2.read_bytes() == raw.read_bytes(), "zvol output: the same disk")
+
+
+def test_fetch_zvol_delivery_options(t):
+    """fetch --format zvol --target smartos installs with imgadm and does not
+    then tell the user to install it; --imgapi or --imgadm without their
+    target are refused rather than ignored (the image would stay in DIR)."""
+    import os
+    from vendor_mirror import AUTOINDEX, VendorMirror
+    m = VendorMirror(t.tmp / "mirror", ["alpine"])
+    ng = t.nginx(m.root, extra_conf=AUTOINDEX)
+    args = m.mirror_args(ng)
+    out = t.dir("images")
+    base = ("fetch", "alpine", "--arch", "x86_64", "--format", "zvol", "-o", out, *args)
+    r = t.run(*base, "--imgapi", "http://127.0.0.1:1").expect_rc(2)
+    check("--target imgapi" in r.stderr, "--imgapi alone: %r" % r.stderr)
+    r = t.run(*base, "--imgadm", "/bin/true").expect_rc(2)
+    check("--target smartos" in r.stderr, "--imgadm alone: %r" % r.stderr)
+    check(not list(out.iterdir()), "nothing fetched on a usage error")
+    imgadm = t.dir("bin") / "imgadm"
+    imgadm.write_text("#!/bin/sh\n# stand-in for imgadm (records its arguments)\necho \"$@\" > %s\n"
+                      % (t.tmp / "imgadm.args"))
+    imgadm.chmod(0o755)
+    env = {"PATH": "%s:%s" % (imgadm.parent, os.environ.get("PATH", "/usr/bin:/bin"))}
+    r = t.run(*base, "--target", "smartos", timeout=60, env=env).ok()
+    check((t.tmp / "imgadm.args").read_text().startswith("install -m "), "imgadm ran")
+    check("install with" not in r.stderr and "delivered" in r.stderr,
+          "after imgadm ran, no advice to install: %r" % r.stderr)
+
+
+def test_zvol_bad_manifest_fields_refused_first(t):
+    """A manifest field IMGAPI cannot take is refused before anything is
+    written: not found out after the .zfs.gz is installed (which would stay
+    behind without its manifest), and with a message that names the field."""
+    import os
+    src = make_disk(t, "disk.raw", 2 * MiB)
+    out = t.dir("out") / "img.zfs.gz"
+    r = t.run("convert", src, out, "-O", "zvol", "--owner", "alice").expect_rc(2)
+    check("owner" in r.stderr and "UUID" in r.stderr, "--owner not a UUID: %r" % r.stderr)
+    bad = os.fsencode("caf") + b"\xe9"   # Latin-1, not UTF-8
+    r = t.run("convert", src, out, "-O", "zvol", "--name", os.fsdecode(bad)).expect_rc(2)
+    check("UTF-8" in r.stderr and "--os" not in r.stderr, "--name not UTF-8: %r" % r.stderr)
+    r = t.run("convert", src, t.dir("out") / (os.fsdecode(bad) + ".zfs.gz"), "-O", "zvol").expect_rc(2)
+    check("UTF-8" in r.stderr, "an output name that is not UTF-8 (the default manifest name): %r" % r.stderr)
+    eq(sorted(p.name for p in t.dir("out").iterdir()), [], "nothing written")
+    t.run("convert", src, out, "-O", "zvol", "--owner", "930896af-bf8c-48d4-885c-6573a94b1853").ok()
+    eq(json.loads(out.with_name("img.json").read_text())["owner"], "930896af-bf8c-48d4-885c-6573a94b1853",
+       "a UUID owner is taken")

@@ -85,6 +85,8 @@ static void world_init(world *w, const char *name)
 	unsetenv("ZFS_STANDIN_FAIL");
 	unsetenv("ZFS_STANDIN_BUSY");
 	unsetenv("ZFS_STANDIN_SEND_SLEEP");
+	unsetenv("ZFS_STANDIN_CREATE_SLEEP");
+	unsetenv("ZFS_STANDIN_CREATE_SLEEP_BEFORE");
 	unsetenv("ZFS_STANDIN_ZONED");
 	unsetenv("ZONENAME_STANDIN_ZONE");
 	set_path(g_standins);
@@ -667,6 +669,30 @@ static void test_cancel_during_send(void)
 	world_free(&w);
 }
 
+/* Cancelled while zfs create runs: whether or not it made the volume yet,
+ * nothing is left behind and the cancellation is what is reported. */
+static void test_cancel_during_create(const char *knob, bool made)
+{
+	world w;
+	world_init(&w, made ? "cancel-create-made" : "cancel-create-not-made");
+	setenv(knob, "30", 1);
+	canceller c = { .w = &w, .wait_for = " create\n", .delay_ms = 300 };
+	pthread_create(&c.thread, NULL, cancel_thread, &c);
+	fill_state fs = { 0 };
+	build_run r;
+	run_build(&w, &fs, BS, &r);
+	pthread_join(c.thread, NULL);
+	char vol[1024];
+	snprintf(vol, sizeof(vol), "%s/zones/imgfetch-build-" UUID, w.zdir);
+	TAP_CHECK_INT_EQ(r.st, IMGFETCH_E_CANCELLED, "%s: IMGFETCH_E_CANCELLED", knob);
+	TAP_CHECK(called(&w, "destroy -r zones/imgfetch-build-" UUID), "%s: the build volume is destroyed", knob);
+	TAP_CHECK(!exists(vol), "%s: no volume is left (it was %smade)", knob, made ? "" : "not ");
+	TAP_CHECK(fs.calls == 0 && !strstr(r.error, "cleanup"), "%s: no fill, no cleanup failure reported: %s", knob,
+	          r.error);
+	check_nothing_running(&w, knob);
+	world_free(&w);
+}
+
 static void *unlock_later(void *u)
 {
 	sleep_ms(400);
@@ -895,6 +921,8 @@ int main(void)
 	test_cleanup_fails_too();
 	test_cancel_in_fill();
 	test_cancel_during_send();
+	test_cancel_during_create("ZFS_STANDIN_CREATE_SLEEP", true);
+	test_cancel_during_create("ZFS_STANDIN_CREATE_SLEEP_BEFORE", false);
 	test_lock();
 	test_invalid();
 	test_command();

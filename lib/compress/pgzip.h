@@ -27,7 +27,7 @@ typedef int (*pgzip_sink_fn)(void *u, const void *buf, size_t n);
 
 typedef struct pgzip pgzip;
 
-/* threads: 0 = one per online CPU (at most 64); level 1..9. 0 or negative
+/* threads: 0 = one per online CPU (at most 16); level 1..9. 0 or negative
  * errno. The caller owns *ret (pgzip_free); sink and u must outlive it. */
 int pgzip_new(unsigned threads, int level, pgzip_sink_fn sink, void *u, pgzip **ret);
 /* Appends input (copied). One caller thread at a time. Returns 0 or the first

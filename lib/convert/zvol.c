@@ -205,19 +205,18 @@ typedef struct fill_ctx {
 } fill_ctx;
 
 /* The zfs builder's fill step: the decoded disk onto the zvol device,
- * written in place (it is a device, or the file standing in for one). */
+ * written in place. The zvol was just created sparse, so it reads as zeros:
+ * zero blocks are skipped without reading the device back, whether it is a
+ * block device (Linux), the raw character device (illumos /dev/zvol/rdsk)
+ * or a file standing in for one. */
 static imgfetch_status fill_device(void *u, imgfetch_ctx *ctx, const char *device)
 {
 	fill_ctx *f = u;
-	/* Read access too: on a block device the raw writer reads a zero
-	 * range back and writes it only when the device is not zero there.
-	 * Write-only, that read fails and every zero block of the disk would
-	 * be written into the fresh sparse zvol (and then sent). */
-	int fd = open(device, O_RDWR | O_CLOEXEC);
+	int fd = open(device, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot open the zvol %s: %s", device, strerror(errno));
 	img_writer *w = NULL;
-	int r = raw_writer_new(fd, f->in->virtual_size, false, &w);
+	int r = raw_writer_new_zeroed(fd, f->in->virtual_size, &w);
 	if (r < 0) {
 		close(fd);
 		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot write to %s: %s", device, strerror(-r));

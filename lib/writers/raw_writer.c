@@ -23,7 +23,10 @@
 /* Zero detection granularity: a file system block. */
 #define ZERO_BLOCK 4096u
 
-typedef enum { RAW_FILE, RAW_PIPE, RAW_BLOCK } raw_kind;
+/* RAW_ZEROED: a device known to read as zeros everywhere (a freshly created
+ * sparse zvol, block or character device): zero blocks are skipped like in
+ * a file, but its size is its own. */
+typedef enum { RAW_FILE, RAW_PIPE, RAW_BLOCK, RAW_ZEROED } raw_kind;
 
 typedef struct raw_writer {
 	img_writer base;
@@ -104,7 +107,7 @@ static int raw_encode(img_writer *w, img_unit *u)
 		return 0;
 	if (!u->all_zero_hint && buf_is_zero(u->data, u->length))
 		u->all_zero_hint = true;
-	if (u->all_zero_hint && rw->kind == RAW_FILE)
+	if (u->all_zero_hint && (rw->kind == RAW_FILE || rw->kind == RAW_ZEROED))
 		return 0;
 	int r = commit_sparse(rw, u);
 	if (r < 0)
@@ -165,6 +168,18 @@ static const img_writer_ops raw_writer_ops = {
 void raw_writer_set_block_zero(img_writer *w, raw_block_zero mode)
 {
 	((raw_writer *)w)->zero_mode = mode;
+}
+
+int raw_writer_new_zeroed(int fd, uint64_t virtual_size, img_writer **ret)
+{
+	int r = raw_writer_new(fd, virtual_size, false, ret);
+	if (r == 0) {
+		raw_writer *rw = (raw_writer *)*ret;
+		rw->kind = RAW_ZEROED;
+		rw->base.unordered = true;
+		rw->base.skips_zero_units = true;
+	}
+	return r;
 }
 
 int raw_writer_new(int fd, uint64_t virtual_size, bool is_pipe, img_writer **ret)

@@ -55,6 +55,12 @@ struct img_writer {
  * `sparse` seeks over zero blocks (regular files) and truncates to the final size. */
 int raw_writer_new(int fd, uint64_t virtual_size, bool is_pipe, img_writer **ret);
 
+/* Writes into a device (block, character, or a file standing in for one)
+ * that is known to read as zeros everywhere, like a freshly created sparse
+ * zvol: zero blocks are skipped without reading, data is written in place,
+ * the size is left alone. */
+int raw_writer_new_zeroed(int fd, uint64_t virtual_size, img_writer **ret);
+
 typedef enum raw_block_zero { RAW_ZERO_CHECK, RAW_ZERO_ZEROOUT, RAW_ZERO_DISCARD } raw_block_zero;
 /* Block devices only: how zero ranges are made zero (default: check, write where needed). */
 void raw_writer_set_block_zero(img_writer *w, raw_block_zero mode);

@@ -297,6 +297,10 @@ static int on_header(zfs_recv *r)
 		fletcher4_store(&before, want);
 		if (memcmp(want, h + END_CKSUM, 32) != 0)
 			return fail(r, -EBADMSG, "the END checksum does not match: the stream is damaged");
+		/* As receivers do: END must close the stream BEGIN opened. */
+		if (le64(h + END_TOGUID) != r->toguid)
+			return fail(r, -EBADMSG, "the END record belongs to another stream (guid %#llx, not %#llx)",
+			            (unsigned long long)le64(h + END_TOGUID), (unsigned long long)r->toguid);
 		r->state = IN_DONE;
 		return 0;
 	}

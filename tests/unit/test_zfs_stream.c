@@ -471,6 +471,13 @@ static void test_refusals(void)
 		TAP_CHECK(r == begin_cases[i].want, "%s refused: %s", begin_cases[i].what, msg);
 	}
 
+	/* An END from another stream. */
+	FRESH();
+	put_le64(s + rs[n - 1].at + END_TOGUID, 99);
+	restamp(s, out.len);
+	r = read_all(s, out.len, msg, sizeof(msg));
+	TAP_CHECK(r == -EBADMSG && strstr(msg, "another stream"), "END with another guid refused: %s", msg);
+
 	/* Trailing bytes, a second BEGIN. */
 	FRESH();
 	memset(s + out.len, 0, 16);

@@ -347,50 +347,34 @@ static int try_xz_blocks(imgfetch_ctx *ctx, conv_input *in, img_writer *w, unsig
 	return 0;
 }
 
-/* A zvol stream decoded straight into the writer. */
-static imgfetch_status run_zfs(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, conv_input *in, img_writer *w,
-                               unsigned threads, const char *label, engine_stats *stats)
+/* The decoder of a sequential source: pushes the disk into the engine. */
+typedef int (*stream_decode_fn)(conv_input *in, unsigned threads, uint64_t max, engine *e, char *err, size_t errlen);
+
+static int decode_compressed(conv_input *in, unsigned threads, uint64_t max, engine *e, char *err, size_t errlen)
 {
-	engine *e;
-	imgfetch_status st = engine_stream_start(ctx, w, threads, label, 0, &e);
-	if (st < 0)
-		return st;
-	char err[512] = "";
-	zfs_zero_fill zf = { .next = engine_stream_push, .u = e };
-	uint64_t max = o->max_size ? o->max_size : IMGFETCH_DEFAULT_MAX_SIZE;
-	int r = zfs_source_decode(in->fd, in->container, threads, max, zfs_zero_fill_out, &zf, &in->zfs_info, err,
-	                          sizeof(err));
-	if (r < 0) {
-		imgfetch_status est = engine_stream_finish(e, false, NULL);
-		if (ifx_cancelled(ctx))
-			return ifx_fail(ctx, IMGFETCH_E_CANCELLED, "%s: cancelled", o->input);
-		if (est != IMGFETCH_E_CANCELLED)
-			return est;
-		return stream_error(ctx, o->input, r == -ENOTSUP ? -EBADMSG : r, err);
-	}
-	st = engine_stream_finish(e, true, stats);
-	if (st == IMGFETCH_OK)
-		w->virtual_size = stats->total;
-	return st;
+	return decompress_fd(in->fd, in->container, threads, max, engine_stream_push, e, err, errlen);
 }
 
-imgfetch_status convert_run(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, conv_input *in, img_writer *w,
-                            unsigned threads, const char *label, engine_stats *stats)
+static int decode_zfs(conv_input *in, unsigned threads, uint64_t max, engine *e, char *err, size_t errlen)
 {
-	if (!in->stream)
-		return engine_run_reader(ctx, in->reader, w, threads, label, stats);
-	if (in->zfs)
-		return run_zfs(ctx, o, in, w, threads, label, stats);
-	imgfetch_status xst;
-	if (try_xz_blocks(ctx, in, w, threads, label, stats, &xst) == 0)
-		return xst;
+	zfs_zero_fill zf = { .next = engine_stream_push, .u = e };
+	int r = zfs_source_decode(in->fd, in->container, threads, max, zfs_zero_fill_out, &zf, &in->zfs_info, err,
+	                          errlen);
+	return r == -ENOTSUP ? -EBADMSG : r; /* an unsupported stream is a bad image here */
+}
+
+/* A raw disk decoded sequentially (from a compressed or a zfs send stream)
+ * straight into the writer. */
+static imgfetch_status run_stream(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, conv_input *in, img_writer *w,
+                                  unsigned threads, const char *label, engine_stats *stats, stream_decode_fn decode)
+{
 	engine *e;
-	imgfetch_status st = engine_stream_start(ctx, w, threads, label, in->virtual_size, &e);
+	imgfetch_status st = engine_stream_start(ctx, w, threads, label, in->size_known ? in->virtual_size : 0, &e);
 	if (st < 0)
 		return st;
 	char err[512] = "";
 	uint64_t max = o->max_size ? o->max_size : IMGFETCH_DEFAULT_MAX_SIZE;
-	int r = decompress_fd(in->fd, in->container, threads, max, engine_stream_push, e, err, sizeof(err));
+	int r = decode(in, threads, max, e, err, sizeof(err));
 	if (r < 0) {
 		/* A failure of the engine itself (the writer: a full disk, a closed
 		 * pipe) stopped the decoder: its status and message are the truth. */
@@ -405,6 +389,19 @@ imgfetch_status convert_run(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, c
 	if (st == IMGFETCH_OK && !in->size_known)
 		w->virtual_size = stats->total;
 	return st;
+}
+
+imgfetch_status convert_run(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, conv_input *in, img_writer *w,
+                            unsigned threads, const char *label, engine_stats *stats)
+{
+	if (!in->stream)
+		return engine_run_reader(ctx, in->reader, w, threads, label, stats);
+	if (in->zfs)
+		return run_stream(ctx, o, in, w, threads, label, stats, decode_zfs);
+	imgfetch_status xst;
+	if (try_xz_blocks(ctx, in, w, threads, label, stats, &xst) == 0)
+		return xst;
+	return run_stream(ctx, o, in, w, threads, label, stats, decode_compressed);
 }
 
 static imgfetch_status zvol_result(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, conv_input *in,

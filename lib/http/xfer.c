@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "http/xfer.h"
+#include "http/curl_run.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -282,40 +283,14 @@ static int on_progress(void *u, curl_off_t dltotal, curl_off_t dlnow, curl_off_t
 	return 0;
 }
 
-/* curl_easy_perform() with our timers checked every 100 ms: libcurl calls the
- * progress callback only about once a second while no data flows, too coarse
- * for sub-second stall timeouts and prompt cancellation. */
+static bool xfer_expired(void *u)
+{
+	return timer_expired(u);
+}
+
 static CURLcode perform(xfer *x)
 {
-	CURLcode res = CURLE_OK;
-	if (curl_multi_add_handle(x->multi, x->curl) != CURLM_OK)
-		return CURLE_OUT_OF_MEMORY;
-	int running = 1;
-	while (running) {
-		if (curl_multi_perform(x->multi, &running) != CURLM_OK) {
-			res = CURLE_RECV_ERROR;
-			break;
-		}
-		if (!running)
-			break;
-		if (timer_expired(x)) {
-			res = CURLE_ABORTED_BY_CALLBACK;
-			break;
-		}
-		if (curl_multi_poll(x->multi, NULL, 0, 100, NULL) != CURLM_OK) {
-			res = CURLE_RECV_ERROR;
-			break;
-		}
-	}
-	if (running == 0) {
-		int left;
-		CURLMsg *m;
-		while ((m = curl_multi_info_read(x->multi, &left)))
-			if (m->msg == CURLMSG_DONE && m->easy_handle == x->curl)
-				res = m->data.result;
-	}
-	curl_multi_remove_handle(x->multi, x->curl);
-	return res;
+	return curl_run_polled(x->multi, x->curl, xfer_expired, x);
 }
 
 typedef enum { ATTEMPT_OK, ATTEMPT_RETRY, ATTEMPT_FATAL } attempt_outcome;
@@ -685,30 +660,6 @@ done:
 	return out;
 }
 
-/* Sleeps in short slices so that cancellation is noticed promptly. */
-static bool sleep_cancellable(imgfetch_ctx *ctx, uint32_t ms)
-{
-	while (ms > 0) {
-		if (ifx_cancelled(ctx))
-			return false;
-		uint32_t slice = ms > 50 ? 50 : ms;
-		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)slice * 1000000L };
-		nanosleep(&ts, NULL);
-		ms -= slice;
-	}
-	return !ifx_cancelled(ctx);
-}
-
-static double jitter_random(void)
-{
-	/* Jitter needs no cryptographic quality, only independence between
-	 * processes that failed together; the clock's nanoseconds and the pid do. */
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	uint64_t v = (uint64_t)t.tv_nsec * 2654435761u ^ (uint64_t)getpid() * 40503u;
-	return (double)(v % 10000) / 10000.0;
-}
-
 imgfetch_status xfer_run(imgfetch_ctx *ctx, const xfer_request *req, const xfer_sink *sink, xfer_result *ret)
 {
 	const imgfetch_http_opts *o = &ctx->http;
@@ -747,12 +698,12 @@ imgfetch_status xfer_run(imgfetch_ctx *ctx, const xfer_request *req, const xfer_
 			ifx_fail_append(ctx, "giving up after %u attempts", a);
 			goto fail;
 		}
-		uint32_t delay = imgfetch_backoff_ms(a, o->retry_base_ms, o->retry_max_ms, jitter_random());
+		uint32_t delay = imgfetch_backoff_ms(a, o->retry_base_ms, o->retry_max_ms, http_jitter_random());
 		if (retry_after > delay)
 			delay = retry_after;
 		ifx_log(ctx, IMGFETCH_LOG_WARNING, "%s; retrying in %.1f s (attempt %u of %u)", imgfetch_ctx_error(ctx),
 		        delay / 1000.0, a + 1, o->max_attempts);
-		if (!sleep_cancellable(ctx, delay)) {
+		if (!http_sleep_cancellable(ctx, delay)) {
 			st = ifx_fail(ctx, IMGFETCH_E_CANCELLED, "%s: cancelled", x.label);
 			goto fail;
 		}

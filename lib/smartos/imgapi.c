@@ -2,10 +2,9 @@
 /*
  * IMGAPI client: one libcurl request per call, driven through a multi handle
  * so that the context's timeouts (first byte, stall) and cancellation are
- * checked every 100 ms rather than when libcurl next reports progress. The
- * transfer engine (http/xfer.c) only GETs into sinks, and push.c's request
- * helpers are private to it, so the few lines of the polling loop, the
- * jittered sleep and the header handling are repeated here.
+ * checked every 100 ms rather than when libcurl next reports progress
+ * (http/curl_run.c, shared with the transfer engine). The transfer engine
+ * only GETs into sinks, hence requests of its own here.
  */
 #include "smartos/imgapi.h"
 
@@ -21,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http/curl_run.h"
 #include "util/cleanup.h"
 #include "util/dynbuf.h"
 #include "util/strutil.h"
@@ -95,29 +95,6 @@ static bool uuid_safe(const char *u)
 			return false;
 	}
 	return true;
-}
-
-/* Sleeps in slices so that cancellation is noticed promptly (as xfer.c). */
-static bool sleep_cancellable(imgfetch_ctx *ctx, uint32_t ms)
-{
-	while (ms > 0) {
-		if (ifx_cancelled(ctx))
-			return false;
-		uint32_t slice = ms > 50 ? 50 : ms;
-		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)slice * 1000000L };
-		nanosleep(&ts, NULL);
-		ms -= slice;
-	}
-	return !ifx_cancelled(ctx);
-}
-
-/* Jitter only needs independence between processes that failed together. */
-static double jitter_random(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	uint64_t v = (uint64_t)t.tv_nsec * 2654435761u ^ (uint64_t)getpid() * 40503u;
-	return (double)(v % 10000) / 10000.0;
 }
 
 /* ------------------------------------------------------------------ client */
@@ -305,38 +282,14 @@ static int on_progress(void *u, curl_off_t dt, curl_off_t dn, curl_off_t ut, cur
 	return timer_expired(u) ? 1 : 0;
 }
 
+static bool call_expired(void *u)
+{
+	return timer_expired(u);
+}
+
 static CURLcode run_multi(call *k)
 {
-	imgapi_client *c = k->c;
-	CURLcode res = CURLE_OK;
-	if (curl_multi_add_handle(c->multi, c->curl) != CURLM_OK)
-		return CURLE_OUT_OF_MEMORY;
-	int running = 1;
-	while (running) {
-		if (curl_multi_perform(c->multi, &running) != CURLM_OK) {
-			res = CURLE_RECV_ERROR;
-			break;
-		}
-		if (!running)
-			break;
-		if (timer_expired(k)) {
-			res = CURLE_ABORTED_BY_CALLBACK;
-			break;
-		}
-		if (curl_multi_poll(c->multi, NULL, 0, 100, NULL) != CURLM_OK) {
-			res = CURLE_RECV_ERROR;
-			break;
-		}
-	}
-	if (running == 0) {
-		int left;
-		CURLMsg *m;
-		while ((m = curl_multi_info_read(c->multi, &left)))
-			if (m->msg == CURLMSG_DONE && m->easy_handle == c->curl)
-				res = m->data.result;
-	}
-	curl_multi_remove_handle(c->multi, c->curl);
-	return res;
+	return curl_run_polled(k->c->multi, k->c->curl, call_expired, k);
 }
 
 /* ---------------------------------------------------------------- requests */
@@ -492,10 +445,10 @@ static imgfetch_status request_run(imgapi_client *c, const request *rq, call *k)
 				ifx_fail_append(c->ctx, "giving up after %u attempts", a);
 			return st;
 		}
-		uint32_t delay = imgfetch_backoff_ms(a, o->retry_base_ms, o->retry_max_ms, jitter_random());
+		uint32_t delay = imgfetch_backoff_ms(a, o->retry_base_ms, o->retry_max_ms, http_jitter_random());
 		ifx_log(c->ctx, IMGFETCH_LOG_WARNING, "%s; retrying in %.1f s (attempt %u of %u)",
 		        imgfetch_ctx_error(c->ctx), delay / 1000.0, a + 1, attempts);
-		if (!sleep_cancellable(c->ctx, delay))
+		if (!http_sleep_cancellable(c->ctx, delay))
 			return ifx_fail(c->ctx, IMGFETCH_E_CANCELLED, "%s %s: cancelled", rq->method, rq->path);
 	}
 }

@@ -419,6 +419,8 @@ static imgfetch_status zvol_result(imgfetch_ctx *ctx, const imgfetch_convert_opt
 		return st;
 	}
 	res->data_bytes = stats->data_bytes;
+	if (in->stream)
+		res->input->virtual_size = stats->total;
 	*ret = res;
 	return IMGFETCH_OK;
 }
@@ -444,7 +446,10 @@ imgfetch_status imgfetch_convert(imgfetch_ctx *ctx, const imgfetch_convert_opts 
 		.tmp_dir = tmp,
 		.threads = threads,
 		.allow_unpack = true,
-		.need_size = o->format != IMGFETCH_FORMAT_RAW,
+		/* qcow2 and real ZFS need the size before the first byte; the
+		 * native zvol writer learns it at the end. */
+		.need_size = o->format == IMGFETCH_FORMAT_QCOW2 ||
+		             (o->format == IMGFETCH_FORMAT_ZVOL && o->zvol && o->zvol->builder == IMGFETCH_ZVOL_ZFS),
 	};
 	conv_input in;
 	st = conv_input_open(ctx, o->input, &io, &in);

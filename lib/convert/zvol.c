@@ -270,9 +270,11 @@ imgfetch_status convert_zvol(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, 
 		return ifx_fail(ctx, IMGFETCH_E_FAILED, "no random numbers: %s", strerror(errno));
 
 	/* image_size in the manifest is the volume in whole MiB: make the
-	 * volume exactly that, so the two always agree. */
+	 * volume exactly that, so the two always agree. A stream that does not
+	 * record its size (gzip, bzip2) is still written in one pass: the
+	 * stream writer learns the size at the end. */
 	uint64_t volsize = (in->virtual_size + MiB - 1) / MiB * MiB;
-	if (volsize == 0)
+	if (volsize == 0 && in->size_known)
 		return ifx_fail(ctx, IMGFETCH_E_FORMAT, "%s is an empty disk: a zvol needs at least one block", label);
 	char toname[64];
 	snprintf(toname, sizeof(toname), "zones/%s@final", uuid);
@@ -289,7 +291,7 @@ imgfetch_status convert_zvol(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, 
 			        .fill = fill_device, .fill_u = &f, .out = gz };
 		st = zfs_build_run(ctx, &b);
 	} else {
-		zfs_send_params p = { .volsize = volsize, .volblocksize = bs, .toguid = sv.guid,
+		zfs_send_params p = { .volsize = volsize, .size_unit = MiB, .volblocksize = bs, .toguid = sv.guid,
 			              .creation_time = sv.creation, .zap_salt = sv.salt, .toname = toname };
 		img_writer *w = NULL;
 		r = zfs_send_writer_new(&p, in->virtual_size, gz_output_push, gz, &w);
@@ -300,8 +302,9 @@ imgfetch_status convert_zvol(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, 
 		} else {
 			st = convert_run(ctx, o, in, w, threads, label, stats);
 			if (st == IMGFETCH_OK && (r = w->ops->finish(w)) < 0)
-				st = ifx_fail(ctx, IMGFETCH_E_FAILED, "finishing %s: %s", o->output,
-				              w->err[0] ? w->err : strerror(-r));
+				st = ifx_fail(ctx, r == -EINVAL ? IMGFETCH_E_FORMAT : IMGFETCH_E_FAILED, "finishing %s: %s",
+				              o->output, w->err[0] ? w->err : strerror(-r));
+			volsize = zfs_send_writer_volsize(w);
 			w->ops->free(w);
 		}
 	}

@@ -35,7 +35,8 @@ typedef struct send_writer {
 	uint64_t free_start;   /* pending run of zero blocks [free_start, free_end) */
 	uint64_t free_end;
 	uint64_t next;         /* guest offset the next commit starts at */
-	bool started;
+	bool deferred_size;    /* volsize = the disk rounded up to size_unit, set at finish */
+	uint64_t size_unit;
 } send_writer;
 
 static int emit(send_writer *w, const void *buf, size_t n)
@@ -131,6 +132,9 @@ static int emit_begin(send_writer *w)
 	uint64_t blocks = w->p.volsize / w->p.volblocksize;
 	if ((r = emit_object(w, ZVOL_OBJ, DMU_OT_ZVOL, w->p.volblocksize, blocks ? blocks - 1 : 0)) < 0)
 		return r;
+	/* Everything past the data is free. A size learnt only at the end
+	 * frees from 0: the object was just created, so that is the same to a
+	 * receiver, and the records that follow write the data. */
 	return emit_free(w, ZVOL_OBJ, w->p.volsize, UINT64_MAX);
 }
 
@@ -233,6 +237,12 @@ static int sw_finish(img_writer *base)
 	uint32_t bs = w->p.volblocksize;
 	int r;
 	/* The rest of the volume past the disk's last block is zero. */
+	if (w->deferred_size)
+		w->p.volsize = (w->next + w->size_unit - 1) / w->size_unit * w->size_unit;
+	if (w->p.volsize == 0) {
+		snprintf(w->base.err, sizeof(w->base.err), "an empty disk: a volume needs at least one block");
+		return -EINVAL;
+	}
 	uint64_t end = (w->next + bs - 1) / bs * bs;
 	if (end < w->p.volsize && (r = add_zero(w, end, w->p.volsize - end)) < 0)
 		return r;
@@ -284,7 +294,8 @@ int zfs_send_writer_new(const zfs_send_params *p, uint64_t disk_size, zfs_send_s
                         img_writer **ret)
 {
 	uint32_t bs = p->volblocksize;
-	if (bs < 512 || bs > 128 * 1024 || (bs & (bs - 1)) || p->volsize % bs || disk_size > p->volsize ||
+	if (bs < 512 || bs > 128 * 1024 || (bs & (bs - 1)) || p->volsize % bs || (p->volsize && disk_size > p->volsize) ||
+	    (!p->volsize && (!p->size_unit || p->size_unit % bs)) ||
 	    !p->toguid || !p->zap_salt || !p->toname || strlen(p->toname) >= BEGIN_TONAME_LEN ||
 	    !strchr(p->toname, '@'))
 		return -EINVAL;
@@ -298,6 +309,8 @@ int zfs_send_writer_new(const zfs_send_params *p, uint64_t disk_size, zfs_send_s
 	snprintf(w->toname, sizeof(w->toname), "%s", p->toname);
 	w->p.toname = w->toname;
 	w->disk_size = disk_size;
+	w->deferred_size = p->volsize == 0;
+	w->size_unit = p->size_unit;
 	w->sink = sink;
 	w->u = u;
 	int r = emit_begin(w);
@@ -312,4 +325,9 @@ int zfs_send_writer_new(const zfs_send_params *p, uint64_t disk_size, zfs_send_s
 uint64_t zfs_send_writer_stream_bytes(const img_writer *w)
 {
 	return ((const send_writer *)w)->stream_bytes;
+}
+
+uint64_t zfs_send_writer_volsize(const img_writer *w)
+{
+	return ((const send_writer *)w)->p.volsize;
 }

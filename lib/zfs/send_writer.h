@@ -6,6 +6,7 @@
  *
  *   BEGIN (features 0, flags FREERECORDS, objset ZVOL, toname)
  *   OBJECT 1 (DMU_OT_ZVOL, blksz = volblocksize)  FREE 1 [volsize, end)
+ *     (FREE 1 [0, end) when the size is only known at the end)
  *   WRITE 1 / FREE 1 in ascending offsets (all-zero blocks are FREE runs)
  *   OBJECT 2 (DMU_OT_ZVOL_PROP, 512 B)  FREE 2 [512, end)
  *   WRITE 2 (the microzap {"size": volsize})  FREE 2 [512, 1536)
@@ -22,7 +23,9 @@
 #include "writers/writer.h"
 
 typedef struct zfs_send_params {
-	uint64_t volsize;       /* a multiple of volblocksize, >= the disk's size */
+	uint64_t volsize;       /* a multiple of volblocksize, >= the disk's size; or 0: the disk's
+	                           size (known at finish) rounded up to size_unit */
+	uint64_t size_unit;     /* with volsize 0: a multiple of volblocksize (1 MiB for IMGAPI) */
 	uint32_t volblocksize;  /* power of two, 512 B ... 128 KiB */
 	uint64_t toguid;        /* non-zero */
 	uint64_t creation_time; /* seconds since the epoch */
@@ -37,5 +40,7 @@ typedef int (*zfs_send_sink_fn)(void *u, const void *buf, size_t n);
  * 0 or -EINVAL for bad parameters, -ENOMEM. */
 int zfs_send_writer_new(const zfs_send_params *p, uint64_t disk_size, zfs_send_sink_fn sink, void *u,
                         img_writer **ret);
-/* Bytes of stream written so far; data blocks written (for stats). */
+/* Bytes of stream written so far. */
 uint64_t zfs_send_writer_stream_bytes(const img_writer *w);
+/* The volume size (after finish when it was deferred). */
+uint64_t zfs_send_writer_volsize(const img_writer *w);

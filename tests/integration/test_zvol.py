@@ -375,3 +375,29 @@ def test_zvol_bad_manifest_fields_refused_first(t):
     t.run("convert", src, out, "-O", "zvol", "--owner", "930896af-bf8c-48d4-885c-6573a94b1853").ok()
     eq(json.loads(out.with_name("img.json").read_text())["owner"], "930896af-bf8c-48d4-885c-6573a94b1853",
        "a UUID owner is taken")
+
+
+def test_zvol_from_a_stream_of_unknown_size(t):
+    """A raw.gz (SmartOS's own vendor format) records no trustworthy size:
+    the stream writer learns it at the end, so it is still one pass, no temp
+    file; an empty disk is refused."""
+    src = make_disk(t, "disk.raw", 5 * MiB + 3000)
+    gz = t.dir("src") / "disk.raw.gz"
+    gz.write_bytes(gzip.compress(src.read_bytes(), 1))
+    out = t.dir("out") / "d.zfs.gz"
+    r = t.run("convert", gz, out, "-O", "zvol", "-v", "--json").ok()
+    check("unpacking" not in r.stderr, "no temporary unpacking: %s" % r.stderr)
+    j = r.json()
+    eq(j["input"]["virtual_size"], 5 * MiB + 3000, "the size found while converting")
+    m = json.loads(Path(j["manifest_path"]).read_text())
+    eq(m["image_size"], 6, "image_size from the size learnt at the end")
+    back = t.dir("out") / "back.raw"
+    t.run("convert", out, back).ok()
+    check(same_padded(back, src, 6 * MiB), "the disk inside")
+    # The stream frees from 0 instead of from volsize: ZFS takes it the same.
+    with ZfsFuse(t.dir("zfs")) as z:
+        zfs_round_trip(t, z, gz, src, "fromgz", None)
+    empty = t.dir("src") / "empty.raw.gz"
+    empty.write_bytes(gzip.compress(b""))
+    r = t.run("convert", empty, t.dir("out") / "e.zfs.gz", "-O", "zvol").expect_rc(6)
+    check("empty" in r.stderr and not (t.dir("out") / "e.zfs.gz").exists(), "empty disk refused: %s" % r.stderr)

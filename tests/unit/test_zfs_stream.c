@@ -364,6 +364,44 @@ static void test_round_trips(void)
 		free(disk);
 	}
 
+	/* A size known only at the end (a gzip'd raw disk): volsize is the disk
+	 * rounded up to the unit, the first FREE starts at 0, the rest holds. */
+	{
+		size_t size = 2 * UNIT + 777;
+		unsigned char *disk = make_disk(size, 8192);
+		zfs_send_params p = params(0, 8192);
+		p.size_unit = 1u << 20;
+		buf out = { 0 };
+		img_writer *w = NULL;
+		int r = zfs_send_writer_new(&p, 0, sink, &out, &w);
+		size_t n = (size + UNIT - 1) / UNIT;
+		for (size_t i = 0; r == 0 && i < n; i++) {
+			img_unit u = { .offset = (uint64_t)i * UNIT, .length = size - i * UNIT < UNIT ? size - i * UNIT : UNIT,
+				       .data = disk + i * UNIT };
+			r = w->ops->encode(w, &u);
+			if (r == 0)
+				r = w->ops->commit(w, &u);
+		}
+		if (r == 0)
+			r = w->ops->finish(w);
+		uint64_t volsize = w ? zfs_send_writer_volsize(w) : 0;
+		if (w)
+			w->ops->free(w);
+		rec rs[8];
+		parse_records(out.p, out.len, rs, 8);
+		disk_out d = { 0 };
+		zfs_recv_info info = { 0 };
+		char msg[256];
+		int rr = read_stream(out.p, out.len, 1u << 16, &d, &info, msg, sizeof(msg));
+		TAP_CHECK(r == 0 && volsize == 5u << 20 && rs[2].type == DRR_FREE && le64(out.p + rs[2].at + FREE_OFFSET) == 0,
+		          "deferred size: volsize %llu, first FREE from 0", (unsigned long long)volsize);
+		TAP_CHECK(rr == 0 && info.volsize == volsize && d.len == volsize && memcmp(d.p, disk, size) == 0,
+		          "deferred size: round trip (%s)", msg);
+		free(d.p);
+		free(out.p);
+		free(disk);
+	}
+
 	/* Edge disks: all zero, one byte, exactly one MiB. */
 	static const size_t edge[] = { 5u << 20, 1, 1u << 20 };
 	for (size_t k = 0; k < 3; k++) {

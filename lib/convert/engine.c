@@ -36,6 +36,10 @@ struct engine {
 	pthread_cond_t cond;
 	uint64_t next_claim;  /* random: next unit to fill; stream: next unit to encode */
 	uint64_t next_commit;
+	/* random source, unordered writer: a unit is done when encoded, and a
+	 * worker never waits for a slow neighbour to be committed first. */
+	bool any_order;
+	uint64_t done_units;
 	bool stream_done;     /* stream: no more units will be pushed */
 	int error;
 	bool input_error;     /* the error came from reading the source, not from the writer */
@@ -142,8 +146,21 @@ static void *worker_main(void *arg)
 		uint64_t i = e->next_claim;
 		if (e->error || ifx_cancelled(e->ctx))
 			break;
-		slot *s;
-		if (e->reader) {
+		slot *s = NULL;
+		if (e->reader && e->any_order) {
+			if (i >= e->nunits)
+				break;
+			for (size_t k = 0; k < e->nslots && !s; k++)
+				if (e->slots[k].state == SLOT_FREE)
+					s = &e->slots[k];
+			if (!s) {
+				pthread_cond_wait(&e->cond, &e->lock);
+				continue;
+			}
+			s->index = i;
+			s->u.offset = i * ENGINE_UNIT;
+			s->u.length = (size_t)(e->size - s->u.offset < ENGINE_UNIT ? e->size - s->u.offset : ENGINE_UNIT);
+		} else if (e->reader) {
 			if (i >= e->nunits)
 				break;
 			/* The unit's slot is free once the unit nslots before it is committed. */
@@ -190,7 +207,14 @@ static void *worker_main(void *arg)
 			break;
 		}
 		e->stats.data_bytes += data;
-		s->state = SLOT_ENCODED;
+		if (e->any_order) {
+			/* Written by encode(): nothing left for a committer. */
+			e->done_units++;
+			e->stats.total += s->u.length;
+			s->state = SLOT_FREE;
+		} else {
+			s->state = SLOT_ENCODED;
+		}
 		pthread_cond_broadcast(&e->cond);
 	}
 	pthread_cond_broadcast(&e->cond);
@@ -205,9 +229,35 @@ static double seconds_since(const struct timespec *t)
 	return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
 }
 
+/* With any_order the "committer" only waits for the end and reports
+ * progress. */
+static void *watcher_main(engine *e)
+{
+	pthread_mutex_lock(&e->lock);
+	while (!e->error && e->done_units < e->nunits) {
+		if (ifx_cancelled(e->ctx)) {
+			fail_locked(e, -ECANCELED, "%s: cancelled", e->label);
+			break;
+		}
+		pthread_cond_wait(&e->cond, &e->lock);
+		if (seconds_since(&e->last_progress) >= 0.1) {
+			clock_gettime(CLOCK_MONOTONIC, &e->last_progress);
+			uint64_t total = e->stats.total;
+			pthread_mutex_unlock(&e->lock);
+			ifx_progress(e->ctx, e->label, total, e->size, false);
+			pthread_mutex_lock(&e->lock);
+		}
+	}
+	pthread_cond_broadcast(&e->cond);
+	pthread_mutex_unlock(&e->lock);
+	return NULL;
+}
+
 static void *committer_main(void *arg)
 {
 	engine *e = arg;
+	if (e->any_order)
+		return watcher_main(e);
 	pthread_mutex_lock(&e->lock);
 	for (;;) {
 		uint64_t i = e->next_commit;
@@ -292,6 +342,7 @@ static imgfetch_status engine_start(imgfetch_ctx *ctx, img_reader *reader, img_w
 	e->label = label;
 	e->size = size;
 	e->nunits = reader ? (size + ENGINE_UNIT - 1) / ENGINE_UNIT : 0;
+	e->any_order = reader && writer->unordered;
 	unsigned nw = worker_count(threads);
 	e->nslots = 2 * (size_t)nw + 2;
 	e->slots = calloc(e->nslots, sizeof(slot));

@@ -229,6 +229,18 @@ static double seconds_since(const struct timespec *t)
 	return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
 }
 
+/* At most ten reports a second; the callback runs without the lock. */
+static void progress_locked(engine *e)
+{
+	if (seconds_since(&e->last_progress) < 0.1)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &e->last_progress);
+	uint64_t total = e->stats.total;
+	pthread_mutex_unlock(&e->lock);
+	ifx_progress(e->ctx, e->label, total, e->size, false);
+	pthread_mutex_lock(&e->lock);
+}
+
 /* With any_order the "committer" only waits for the end and reports
  * progress. */
 static void *watcher_main(engine *e)
@@ -240,13 +252,7 @@ static void *watcher_main(engine *e)
 			break;
 		}
 		pthread_cond_wait(&e->cond, &e->lock);
-		if (seconds_since(&e->last_progress) >= 0.1) {
-			clock_gettime(CLOCK_MONOTONIC, &e->last_progress);
-			uint64_t total = e->stats.total;
-			pthread_mutex_unlock(&e->lock);
-			ifx_progress(e->ctx, e->label, total, e->size, false);
-			pthread_mutex_lock(&e->lock);
-		}
+		progress_locked(e);
 	}
 	pthread_cond_broadcast(&e->cond);
 	pthread_mutex_unlock(&e->lock);
@@ -292,12 +298,7 @@ static void *committer_main(void *arg)
 		e->next_commit++;
 		e->stats.total = total;
 		pthread_cond_broadcast(&e->cond);
-		if (seconds_since(&e->last_progress) >= 0.1) {
-			clock_gettime(CLOCK_MONOTONIC, &e->last_progress);
-			pthread_mutex_unlock(&e->lock);
-			ifx_progress(e->ctx, e->label, total, e->size, false);
-			pthread_mutex_lock(&e->lock);
-		}
+		progress_locked(e);
 	}
 	pthread_cond_broadcast(&e->cond);
 	pthread_mutex_unlock(&e->lock);

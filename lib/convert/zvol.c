@@ -53,26 +53,40 @@ static bool uuid_text(const char *s)
 	return true;
 }
 
-/* The manifest fields that come from options or the vendor's feed, checked
- * before any work: found bad only after the .zfs.gz was installed, they
- * would leave it there without its manifest. */
-static imgfetch_status check_manifest_fields(imgfetch_ctx *ctx, const imgfetch_zvol_opts *z, const char *stem)
+/* The manifest of the image, from the options (defaults for what they
+ * leave open) and what only the build knows. */
+static smartos_manifest manifest_for(const imgfetch_zvol_opts *z, const char *stem, const char *uuid,
+                                     uint64_t published_at, uint64_t volsize, const char *sha1, uint64_t file_size)
 {
-	if (z->owner && !uuid_text(z->owner))
-		return ifx_fail(ctx, IMGFETCH_E_INVALID, "the owner must be a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx), "
-		                "not '%.80s'", z->owner);
-	smartos_manifest m = {
-		.uuid = "00000000-0000-0000-0000-000000000000",
+	return (smartos_manifest){
+		.uuid = uuid,
 		.name = z->name ? z->name : stem,
 		.version = z->version ? z->version : "1.0.0",
 		.description = z->description,
 		.homepage = z->homepage,
 		.os = z->os ? z->os : "other",
 		.owner = z->owner,
-		.bootrom = "uefi",
-		.ssh_key = -1,
-		.sha1 = "0000000000000000000000000000000000000000",
+		.public_image = !z->private_image,
+		.bootrom = z->bios ? "bios" : "uefi",
+		.ssh_key = z->ssh_key > 0 ? 1 : z->ssh_key < 0 ? 0 : -1,
+		.published_at = published_at,
+		.virtual_size = volsize,
+		.sha1 = sha1,
+		.file_size = file_size,
 	};
+}
+
+/* The manifest fields that come from options or the vendor's feed, checked
+ * before any work (by making a manifest with placeholders for what the
+ * build will tell): found bad only after the .zfs.gz was installed, they
+ * would leave it there without its manifest. */
+static imgfetch_status check_manifest_fields(imgfetch_ctx *ctx, const imgfetch_zvol_opts *z, const char *stem)
+{
+	if (z->owner && !uuid_text(z->owner))
+		return ifx_fail(ctx, IMGFETCH_E_INVALID, "the owner must be a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx), "
+		                "not '%.80s'", z->owner);
+	smartos_manifest m = manifest_for(z, stem, "00000000-0000-0000-0000-000000000000", 0, 0,
+	                                  "0000000000000000000000000000000000000000", 0);
 	char *json = smartos_manifest_json(&m);
 	if (!json)
 		return ifx_fail(ctx, IMGFETCH_E_INVALID, "the manifest's name (--name, else the output file's name), "
@@ -317,22 +331,8 @@ imgfetch_status convert_zvol(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, 
 	if (st < 0)
 		return st;
 
-	smartos_manifest m = {
-		.uuid = uuid,
-		.name = z->name ? z->name : stem,
-		.version = z->version ? z->version : "1.0.0",
-		.description = z->description,
-		.homepage = z->homepage,
-		.os = z->os ? z->os : "other",
-		.owner = z->owner,
-		.public_image = !z->private_image,
-		.bootrom = z->bios ? "bios" : "uefi",
-		.ssh_key = z->ssh_key > 0 ? 1 : z->ssh_key < 0 ? 0 : -1,
-		.published_at = z->reproducible ? sv.creation : (uint64_t)time(NULL),
-		.virtual_size = volsize,
-		.sha1 = res->sha1,
-		.file_size = gz_size,
-	};
+	smartos_manifest m = manifest_for(z, stem, uuid, z->reproducible ? sv.creation : (uint64_t)time(NULL), volsize,
+	                                  res->sha1, gz_size);
 	_cleanup_free_ char *json = smartos_manifest_json(&m);
 	if (!json)
 		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot make the IMGAPI manifest: out of memory");

@@ -103,11 +103,18 @@ static unsigned online_cpus(unsigned threads)
 	return n > 0 ? (unsigned)n : 1;
 }
 
+typedef struct counter {
+	uint64_t total;
+	imgfetch_ctx *ctx;
+} counter;
+
+/* Counts a decoded stream's bytes; stops when the caller cancels. */
 static int count_out(void *u, const void *buf, size_t n)
 {
 	(void)buf;
-	*(uint64_t *)u += n;
-	return 0;
+	counter *c = u;
+	c->total += n;
+	return ifx_cancelled(c->ctx) ? -ECANCELED : 0;
 }
 
 static imgfetch_status stream_error(imgfetch_ctx *ctx, const char *path, int r, const char *err)
@@ -136,7 +143,7 @@ imgfetch_status imgfetch_image_info_read(imgfetch_ctx *ctx, const char *path, ui
 	if (in.zfs && in.stream) {
 		/* The volume size is in the stream's last records: decode it all. */
 		char err[512] = "";
-		uint64_t total = 0;
+		counter total = { .ctx = ctx };
 		int r = zfs_source_decode(in.fd, in.container, 0, io.max_size, count_out, &total, &in.zfs_info, err,
 		                          sizeof(err));
 		if (r < 0) {
@@ -144,19 +151,19 @@ imgfetch_status imgfetch_image_info_read(imgfetch_ctx *ctx, const char *path, ui
 			conv_input_close(&in);
 			return st;
 		}
-		in.virtual_size = total;
+		in.virtual_size = total.total;
 		in.size_known = true;
 	} else if (in.stream && !in.size_known) {
 		/* gzip and bzip2 do not record the size: count it. */
 		char err[512] = "";
-		uint64_t total = 0;
+		counter total = { .ctx = ctx };
 		int r = decompress_fd(in.fd, in.container, 0, io.max_size, count_out, &total, err, sizeof(err));
 		if (r < 0) {
 			st = stream_error(ctx, path, r, err);
 			conv_input_close(&in);
 			return st;
 		}
-		in.virtual_size = total;
+		in.virtual_size = total.total;
 		in.size_known = true;
 	}
 	imgfetch_image_info *info = info_from(&in);

@@ -334,10 +334,14 @@ imgfetch_status convert_zvol(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, 
 	smartos_manifest m = manifest_for(z, stem, uuid, z->reproducible ? sv.creation : (uint64_t)time(NULL), volsize,
 	                                  res->sha1, gz_size);
 	_cleanup_free_ char *json = smartos_manifest_json(&m);
-	if (!json)
-		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot make the IMGAPI manifest: out of memory");
-	if ((r = write_text_atomic(manifest_path, json)) < 0)
-		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot write %s: %s", manifest_path, strerror(-r));
+	r = json ? write_text_atomic(manifest_path, json) : -ENOMEM;
+	if (r < 0) {
+		/* The pair goes together: a .zfs.gz without its manifest is
+		 * nothing imgadm or IMGAPI can take. */
+		unlink(o->output);
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot write %s: %s; %s removed", manifest_path, strerror(-r),
+		                o->output);
+	}
 	res->manifest_path = manifest_path;
 	manifest_path = NULL;
 	res->uuid = strdup(uuid);

@@ -289,8 +289,15 @@ static int on_header(zfs_recv *r)
 	case DRR_FREEOBJECTS: return 0;
 	case DRR_WRITE: return on_write(r);
 	case DRR_FREE: {
-		/* Holes read as zero already; only the object must exist. */
-		return check_object(r, le64(h + FREE_OBJECT), "FREE");
+		/* Holes read as zero already; only the object must exist. A FREE
+		 * over data already delivered would zero it in a receiver: senders
+		 * never do that, and the disk out here could not follow. */
+		uint64_t obj = le64(h + FREE_OBJECT), off = le64(h + FREE_OFFSET);
+		int e = check_object(r, obj, "FREE");
+		if (e == 0 && obj == ZVOL_OBJ && off < r->next_write)
+			return fail(r, -EBADMSG, "FREE at offset %llu over data already written up to %llu: records out of order",
+			            (unsigned long long)off, (unsigned long long)r->next_write);
+		return e;
 	}
 	case DRR_END: {
 		unsigned char want[32];

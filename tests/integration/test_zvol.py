@@ -401,3 +401,14 @@ def test_zvol_from_a_stream_of_unknown_size(t):
     empty.write_bytes(gzip.compress(b""))
     r = t.run("convert", empty, t.dir("out") / "e.zfs.gz", "-O", "zvol").expect_rc(6)
     check("empty" in r.stderr and not (t.dir("out") / "e.zfs.gz").exists(), "empty disk refused: %s" % r.stderr)
+
+
+def test_zvol_pair_is_all_or_nothing(t):
+    """When the manifest cannot be written, the .zfs.gz does not stay behind
+    alone (a directory in the manifest's place makes the write fail)."""
+    src = make_disk(t, "disk.raw", 2 * MiB)
+    out = t.dir("out") / "img.zfs.gz"
+    (t.dir("out") / "img.json").mkdir()
+    r = t.run("convert", src, out, "-O", "zvol").expect_rc(1)
+    check("img.json" in r.stderr and "removed" in r.stderr, "the message says what happened: %s" % r.stderr)
+    check(not out.exists(), "no .zfs.gz without its manifest")

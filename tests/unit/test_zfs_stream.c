@@ -483,6 +483,20 @@ static void test_refusals(void)
 	r = read_all(s, out.len, msg, sizeof(msg));
 	TAP_CHECK(r == -EBADMSG && strstr(msg, "order"), "reordered WRITEs refused: %s", msg);
 
+	/* A FREE over data already written (moved back onto the first WRITE). */
+	FRESH();
+	{
+		size_t f = 0;
+		for (size_t i = 3; i < n && !f; i++)
+			if (rs[i].type == DRR_FREE && le64(s + rs[i].at + FREE_OBJECT) == 1)
+				f = rs[i].at;
+		TAP_CHECK(f != 0, "a FREE record of object 1 to move");
+		put_le64(s + f + FREE_OFFSET, 0);
+		restamp(s, out.len);
+		r = read_all(s, out.len, msg, sizeof(msg));
+		TAP_CHECK(r == -EBADMSG && strstr(msg, "over data"), "FREE over written data refused: %s", msg);
+	}
+
 	/* Feature flags, byte order, compound, incremental, clone, file system. */
 	struct {
 		size_t off;

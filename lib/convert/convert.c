@@ -416,11 +416,13 @@ static imgfetch_status zvol_result(imgfetch_ctx *ctx, const imgfetch_convert_opt
                                    imgfetch_convert_result **ret)
 {
 	imgfetch_convert_result *res = calloc(1, sizeof(*res));
-	if (!res || !(res->input = info_from(in))) {
-		imgfetch_convert_result_free(res);
+	if (!res)
 		return ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
-	}
 	imgfetch_status st = convert_zvol(ctx, o, in, threads, label, stats, res);
+	/* After the conversion: a zfs stream's volblocksize and sender order
+	 * are known only once it was decoded. */
+	if (st == IMGFETCH_OK && !(res->input = info_from(in)))
+		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
 	if (st < 0) {
 		imgfetch_convert_result_free(res);
 		return st;

@@ -224,7 +224,9 @@ def test_zvol_read_back_without_zfs(t):
     check(back2.read_bytes() == back.read_bytes(), "an uncompressed .zfs reads the same")
     # Another zvol from the zvol: same disk inside.
     z2 = t.dir("out") / "again.zfs.gz"
-    t.run("convert", z, z2, "-O", "zvol").ok()
+    j2 = t.run("convert", z, z2, "-O", "zvol", "--json").ok().json()
+    eq((j2["input"]["format"], j2["input"]["virtual_size"], j2["input"]["cluster_size"], j2["input"]["subformat"]),
+       ("zvol", 8 * MiB, 16384, "openzfs"), "zvol -> zvol: what the input stream said, as for any other output")
     back3 = t.dir("out") / "back3.raw"
     t.run("convert", z2, back3).ok()
     check(back3.read_bytes() == back.read_bytes(), "zvol -> zvol keeps the disk")

@@ -18,23 +18,13 @@
 #include <unistd.h>
 
 #include "tap.h"
+#include "testutil.h"
 
 #define MiB ((size_t)1 << 20)
 
 static char dir[64];
 
 /* ------------------------------------------------------------ helpers */
-
-__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	int st = system(cmd);
-	return st == 0 ? 0 : -1;
-}
 
 static bool have(const char *tool)
 {

@@ -25,6 +25,7 @@
 
 #include "formats/image.h"
 #include "tap.h"
+#include "testutil.h"
 
 static char g_dir[1024];
 
@@ -42,21 +43,6 @@ static const char *tmp(const char *name)
 	if (g_npaths < sizeof(g_paths) / sizeof(g_paths[0]))
 		g_paths[g_npaths++] = b; /* else leaked: only a test */
 	return b;
-}
-
-__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	int st = system(cmd);
-	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		tap_diag("command failed: %s", cmd);
-		return -1;
-	}
-	return 0;
 }
 
 static uint8_t *slurp(const char *path, size_t *len)

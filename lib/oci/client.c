@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "http/xfer.h"
+#include "oci/auth.h"
 #include "oci/authfile.h"
 #include "oci/manifest.h"
 #include "oci/www_auth.h"
@@ -28,16 +29,8 @@ struct oci_client {
 	char *where;    /* "host[:port]/repo", for messages */
 	char *username; /* NULL: anonymous */
 	char *password;
-	char *auth;     /* "Authorization: ..." once known, else NULL */
+	oci_auth auth;  /* the Authorization header once known */
 };
-
-static void wipe_free(char *s)
-{
-	if (s) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
-}
 
 oci_client *oci_client_new(imgfetch_ctx *ctx, const oci_ref *ref, const char *username, const char *password)
 {
@@ -63,6 +56,7 @@ oci_client *oci_client_new(imgfetch_ctx *ctx, const oci_ref *ref, const char *us
 		oci_client_free(c);
 		return NULL;
 	}
+	c->auth = (oci_auth){ .ctx = ctx, .where = c->where, .username = c->username, .password = c->password };
 	return c;
 }
 
@@ -72,9 +66,9 @@ void oci_client_free(oci_client *c)
 		return;
 	free(c->origin);
 	free(c->where);
-	wipe_free(c->username);
-	wipe_free(c->password);
-	wipe_free(c->auth);
+	oci_auth_wipe_free(c->username);
+	oci_auth_wipe_free(c->password);
+	oci_auth_clear(&c->auth);
 	free(c);
 }
 
@@ -97,26 +91,6 @@ static int mem_reset(void *u)
 	return 0;
 }
 
-/* "Authorization: Basic base64(user:password)"; NULL on OOM. */
-static char *basic_header(const char *user, const char *password)
-{
-	size_t n = strlen(user) + 1 + strlen(password);
-	char *plain = malloc(n + 1);
-	if (!plain)
-		return NULL;
-	snprintf(plain, n + 1, "%s:%s", user, password);
-	size_t enc_len = 4 * ((n + 2) / 3);
-	static const char prefix[] = "Authorization: Basic ";
-	char *h = malloc(sizeof(prefix) + enc_len + 1);
-	if (h) {
-		memcpy(h, prefix, sizeof(prefix) - 1);
-		EVP_EncodeBlock((unsigned char *)h + sizeof(prefix) - 1, (const unsigned char *)plain, (int)n);
-	}
-	OPENSSL_cleanse(plain, n);
-	free(plain);
-	return h;
-}
-
 /* One GET into memory. 401 is returned as an ordinary status in res->http_status. */
 static imgfetch_status get(oci_client *c, const char *url, const char *const *headers, const char *auth,
                            size_t max, const char *label, dynbuf *body, xfer_result *res)
@@ -135,24 +109,15 @@ static imgfetch_status get(oci_client *c, const char *url, const char *const *he
 	return xfer_run(c->ctx, &req, &sink, res);
 }
 
-static imgfetch_status auth_failed(oci_client *c, const char *why)
-{
-	return ifx_fail(c->ctx, IMGFETCH_E_AUTH, "authentication failed for %s: %s", c->where, why);
-}
-
 /* The Bearer dance: a token for repository:<repo>:pull from the challenge's realm. */
-static imgfetch_status fetch_token(oci_client *c, const oci_auth_challenge *ch)
+static imgfetch_status fetch_token(void *u, const oci_auth_challenge *ch)
 {
+	oci_client *c = u;
 	imgfetch_ctx *ctx = c->ctx;
-	const char *realm = oci_auth_param_get(ch, "realm");
+	const char *realm = oci_auth_realm(&c->auth, ch);
 	const char *service = oci_auth_param_get(ch, "service");
-
-	if (!realm || (strncasecmp(realm, "https://", 8) != 0 && strncasecmp(realm, "http://", 7) != 0))
-		return ifx_fail(ctx, IMGFETCH_E_AUTH, "authentication failed for %s: the Bearer challenge has no "
-		                "usable realm", c->where);
-	if (c->username && strncasecmp(realm, "https://", 8) != 0)
-		return ifx_fail(ctx, IMGFETCH_E_AUTH, "authentication failed for %s: refusing to send credentials "
-		                "to the token realm %s over plain HTTP", c->where, realm);
+	if (!realm)
+		return IMGFETCH_E_AUTH;
 
 	CURL *e = curl_easy_init();
 	if (!e)
@@ -198,7 +163,7 @@ static imgfetch_status fetch_token(oci_client *c, const oci_auth_challenge *ch)
 	if (r < 0)
 		return ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
 
-	char *basic = c->username ? basic_header(c->username, c->password) : NULL;
+	char *basic = c->username ? oci_auth_basic(c->username, c->password) : NULL;
 	if (c->username && !basic)
 		return ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
 	static const char *const accept[] = { "Accept: application/json", NULL };
@@ -208,88 +173,14 @@ static imgfetch_status fetch_token(oci_client *c, const oci_auth_challenge *ch)
 	ifx_log(ctx, IMGFETCH_LOG_INFO, "requesting a token for %s from %s%s", scope, realm,
 	        c->username ? " with credentials" : " anonymously");
 	imgfetch_status st = get(c, url, accept, basic, TOKEN_MAX_BYTES, "token", &b, &res);
-	wipe_free(basic);
-	if (st < 0) {
-		dynbuf_free(&b);
-		return st;
-	}
-	long code = res.http_status;
+	oci_auth_wipe_free(basic);
+	if (st == IMGFETCH_OK)
+		st = oci_auth_take_token(&c->auth, realm, res.http_status, b.data, b.len, TOKEN_MAX_BYTES);
 	xfer_result_clear(&res);
-	if (code == 401) {
-		dynbuf_free(&b);
-		return auth_failed(c, c->username ? "the token server refused the credentials"
-		                                  : "the token server requires credentials (--username, --password-stdin)");
-	}
-
-	json_error_t jerr;
-	json_t *doc = json_loadb(b.data ? b.data : "", b.len, 0, &jerr);
 	if (b.data)
 		OPENSSL_cleanse(b.data, b.len);
 	dynbuf_free(&b);
-	const char *tok = NULL;
-	if (json_is_object(doc)) {
-		tok = json_string_value(json_object_get(doc, "token"));
-		if (!tok || !*tok)
-			tok = json_string_value(json_object_get(doc, "access_token"));
-	}
-	/* A token goes into a header line: nothing that could end or fold it. */
-	bool ok = tok && *tok && strlen(tok) < TOKEN_MAX_BYTES && !strpbrk(tok, "\r\n");
-	if (ok) {
-		wipe_free(c->auth);
-		if (asprintf(&c->auth, "Authorization: Bearer %s", tok) < 0)
-			c->auth = NULL;
-	}
-	oci_json_wipe(doc, 0);
-	json_decref(doc);
-	if (!ok)
-		return ifx_fail(ctx, IMGFETCH_E_AUTH, "authentication failed for %s: the token server at %s sent no "
-		                "usable token", c->where, realm);
-	if (!c->auth)
-		return ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
-	return IMGFETCH_OK;
-}
-
-/* Reacts to a 401's challenge: sets c->auth for the retry. */
-static imgfetch_status answer_challenge(oci_client *c, const char *www_auth)
-{
-	char err[256];
-	oci_auth_challenges chs = { 0 };
-	if (!www_auth)
-		return auth_failed(c, "HTTP 401 without a WWW-Authenticate challenge");
-	if (oci_www_auth_parse(www_auth, strlen(www_auth), &chs, err, sizeof(err)) < 0)
-		return ifx_fail(c->ctx, IMGFETCH_E_AUTH, "authentication failed for %s: unusable challenge: %s",
-		                c->where, err);
-	imgfetch_status st;
-	const oci_auth_challenge *bearer = oci_auth_find(&chs, OCI_AUTH_BEARER);
-	if (bearer) {
-		st = fetch_token(c, bearer);
-	} else if (oci_auth_find(&chs, OCI_AUTH_BASIC)) {
-		if (!c->username) {
-			st = auth_failed(c, "the registry requires credentials (--username, --password-stdin)");
-		} else {
-			wipe_free(c->auth);
-			c->auth = basic_header(c->username, c->password);
-			st = c->auth ? IMGFETCH_OK : ifx_fail(c->ctx, IMGFETCH_E_FAILED, "out of memory");
-		}
-	} else {
-		st = auth_failed(c, "no supported challenge (Basic or Bearer)");
-	}
-	oci_www_auth_clear(&chs);
 	return st;
-}
-
-/* Whether the header holds a Bearer challenge with error=<what>. */
-static bool bearer_error_is(const char *www_auth, const char *what)
-{
-	char err[64];
-	oci_auth_challenges chs = { 0 };
-	if (!www_auth || oci_www_auth_parse(www_auth, strlen(www_auth), &chs, err, sizeof(err)) < 0)
-		return false;
-	const oci_auth_challenge *b = oci_auth_find(&chs, OCI_AUTH_BEARER);
-	const char *e = b ? oci_auth_param_get(b, "error") : NULL;
-	bool is = e && strcmp(e, what) == 0;
-	oci_www_auth_clear(&chs);
-	return is;
 }
 
 static imgfetch_status hash_hex(imgfetch_ctx *ctx, imgfetch_hash h, const char *body, size_t len, char *out)
@@ -320,32 +211,18 @@ imgfetch_status oci_client_get_manifest(oci_client *c, const char *reference, oc
 	dynbuf b;
 	xfer_result res = { 0 };
 	imgfetch_status st = IMGFETCH_OK;
-	/* Authorization from an earlier request of this session may have expired:
-	 * a 401 for it earns one fresh answer to the challenge. So does a 401 with
-	 * error="invalid_token" for a token just issued (already expired). Never
-	 * more than two answers per request. */
-	bool reused = c->auth != NULL;
-	unsigned answers = 0;
+	oci_auth_round round;
+	oci_auth_round_start(&c->auth, &round);
 	for (;;) {
 		dynbuf_init(&b, OCI_MANIFEST_MAX_BYTES);
-		st = get(c, url, headers, c->auth, OCI_MANIFEST_MAX_BYTES, label, &b, &res);
+		st = get(c, url, headers, c->auth.header, OCI_MANIFEST_MAX_BYTES, label, &b, &res);
 		if (st < 0)
 			goto fail;
 		if (res.http_status != 401)
 			break;
-		bool stale = c->auth && ((reused && answers == 0) ||
-		                         (answers == 1 && bearer_error_is(res.www_authenticate, "invalid_token")));
-		if (answers >= 2 || (c->auth && !stale)) {
-			st = auth_failed(c, c->username ? "the credentials were refused"
-			                                : "anonymous access is not allowed (--username, --password-stdin)");
-			goto fail;
-		}
-		if (stale)
-			ifx_log(ctx, IMGFETCH_LOG_INFO, "%s: authorization expired or invalid; authenticating again", label);
-		st = answer_challenge(c, res.www_authenticate);
+		st = oci_auth_on_401(&c->auth, &round, res.www_authenticate, fetch_token, c);
 		if (st < 0)
 			goto fail;
-		answers++;
 		xfer_result_clear(&res);
 		dynbuf_free(&b);
 		ifx_log(ctx, IMGFETCH_LOG_INFO, "retrying %s with authorization", label);
@@ -410,14 +287,14 @@ imgfetch_status oci_client_get_blob(oci_client *c, const char *blob_digest, uint
 	    asprintf(&label, "%s@%s", c->where, blob_digest) < 0)
 		return ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
 
-	bool reused = c->auth != NULL;
-	unsigned answers = 0;
+	oci_auth_round round;
+	oci_auth_round_start(&c->auth, &round);
 	for (;;) {
-		const char *origin_headers[2] = { c->auth, NULL };
+		const char *origin_headers[2] = { c->auth.header, NULL };
 		xfer_request req = {
 			.url = url,
 			.label = label,
-			.origin_headers = c->auth ? origin_headers : NULL,
+			.origin_headers = c->auth.header ? origin_headers : NULL,
 			.allow_status = allow,
 			.max_size = size,
 			.report_progress = true,
@@ -427,21 +304,13 @@ imgfetch_status oci_client_get_blob(oci_client *c, const char *blob_digest, uint
 			return st;
 		if (res->http_status != 401)
 			return IMGFETCH_OK;
-		bool stale = c->auth && ((reused && answers == 0) ||
-		                         (answers == 1 && bearer_error_is(res->www_authenticate, "invalid_token")));
-		if (answers >= 2 || (c->auth && !stale)) {
-			xfer_result_clear(res);
-			return auth_failed(c, c->username ? "the credentials were refused"
-			                                  : "anonymous access is not allowed (--username, --password-stdin)");
-		}
-		st = answer_challenge(c, res->www_authenticate);
+		st = oci_auth_on_401(&c->auth, &round, res->www_authenticate, fetch_token, c);
 		xfer_result_clear(res);
 		if (st < 0)
 			return st;
 		/* Bytes of an attempt before the 401 must not prefix the retry's. */
 		if (sink->reset && sink->reset(sink->u) < 0)
 			return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot restart the download of %s", label);
-		answers++;
 		ifx_log(ctx, IMGFETCH_LOG_INFO, "retrying %s with authorization", label);
 	}
 }

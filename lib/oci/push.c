@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "core/ctx.h"
+#include "oci/auth.h"
 #include "oci/authfile.h"
 #include "oci/client.h"
 #include "oci/manifest.h"
@@ -53,7 +54,7 @@ typedef struct session {
 	char *scope;  /* "repository:<repo>:pull,push" */
 	const char *username, *password; /* borrowed or from `found`; NULL: anonymous */
 	oci_credentials found;           /* from an auth file when none were given */
-	char *auth;   /* "Authorization: ..." once known */
+	oci_auth auth; /* the Authorization header once known */
 	CURL *curl;
 } session;
 
@@ -66,21 +67,13 @@ typedef struct response {
 	dynbuf body;
 } response;
 
-static void wipe_free(char *s)
-{
-	if (s) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
-}
-
 static void session_free(session *s)
 {
 	oci_ref_clear(&s->ref);
 	free(s->origin);
 	free(s->where);
 	free(s->scope);
-	wipe_free(s->auth);
+	oci_auth_clear(&s->auth);
 	oci_credentials_clear(&s->found);
 	if (s->curl)
 		curl_easy_cleanup(s->curl);
@@ -125,6 +118,7 @@ static imgfetch_status session_init(session *s, imgfetch_ctx *ctx, const char *r
 	}
 	s->username = user;
 	s->password = password;
+	s->auth = (oci_auth){ .ctx = ctx, .where = s->where, .username = user, .password = password };
 	return IMGFETCH_OK;
 }
 
@@ -285,38 +279,14 @@ static imgfetch_status perform(session *s, const char *method, const char *url, 
 	return IMGFETCH_OK;
 }
 
-static char *basic_header(const char *user, const char *password)
+static imgfetch_status fetch_token(void *u, const oci_auth_challenge *ch)
 {
-	size_t n = strlen(user) + 1 + strlen(password);
-	char *plain = malloc(n + 1);
-	if (!plain)
-		return NULL;
-	snprintf(plain, n + 1, "%s:%s", user, password);
-	static const char prefix[] = "Authorization: Basic ";
-	char *h = malloc(sizeof(prefix) + 4 * ((n + 2) / 3) + 1);
-	if (h) {
-		memcpy(h, prefix, sizeof(prefix) - 1);
-		EVP_EncodeBlock((unsigned char *)h + sizeof(prefix) - 1, (const unsigned char *)plain, (int)n);
-	}
-	OPENSSL_cleanse(plain, n);
-	free(plain);
-	return h;
-}
-
-static imgfetch_status auth_failed(session *s, const char *why)
-{
-	return ifx_fail(s->ctx, IMGFETCH_E_AUTH, "authentication failed for %s: %s", s->where, why);
-}
-
-static imgfetch_status fetch_token(session *s, const oci_auth_challenge *ch)
-{
+	session *s = u;
 	imgfetch_ctx *ctx = s->ctx;
-	const char *realm = oci_auth_param_get(ch, "realm");
+	const char *realm = oci_auth_realm(&s->auth, ch);
 	const char *service = oci_auth_param_get(ch, "service");
-	if (!realm || (strncasecmp(realm, "https://", 8) != 0 && strncasecmp(realm, "http://", 7) != 0))
-		return auth_failed(s, "the Bearer challenge has no usable realm");
-	if (s->username && strncasecmp(realm, "https://", 8) != 0)
-		return auth_failed(s, "refusing to send credentials to a token realm over plain HTTP");
+	if (!realm)
+		return IMGFETCH_E_AUTH;
 
 	char *esc_scope = curl_easy_escape(s->curl, s->scope, 0);
 	char *esc_service = service ? curl_easy_escape(s->curl, service, 0) : NULL;
@@ -329,7 +299,7 @@ static imgfetch_status fetch_token(session *s, const oci_auth_challenge *ch)
 	curl_free(esc_service);
 	if (rc < 0)
 		return oom(ctx);
-	char *basic = s->username ? basic_header(s->username, s->password) : NULL;
+	char *basic = s->username ? oci_auth_basic(s->username, s->password) : NULL;
 	if (s->username && !basic)
 		return oom(ctx);
 	ifx_log(ctx, IMGFETCH_LOG_INFO, "requesting a token for %s from %s%s", s->scope, realm,
@@ -337,84 +307,13 @@ static imgfetch_status fetch_token(session *s, const oci_auth_challenge *ch)
 	static const char *const hdr[] = { "Accept: application/json", NULL };
 	response r = { 0 };
 	imgfetch_status st = perform(s, "GET", url, hdr, basic, true, NULL, 0, TOKEN_MAX, &r);
-	wipe_free(basic);
-	if (st < 0)
-		goto out;
-	if (r.status == 401 || r.status == 403) {
-		st = auth_failed(s, s->username ? "the token server refused the credentials"
-		                                : "the token server requires credentials (--username, --password-stdin)");
-		goto out;
-	}
-	json_t *doc = r.status == 200 ? json_loadb(r.body.data ? r.body.data : "", r.body.len, 0, NULL) : NULL;
-	const char *tok = NULL;
-	if (json_is_object(doc)) {
-		tok = json_string_value(json_object_get(doc, "token"));
-		if (!tok || !*tok)
-			tok = json_string_value(json_object_get(doc, "access_token"));
-	}
-	bool good = tok && *tok && strlen(tok) < TOKEN_MAX && !strpbrk(tok, "\r\n");
-	if (good) {
-		wipe_free(s->auth);
-		if (asprintf(&s->auth, "Authorization: Bearer %s", tok) < 0)
-			s->auth = NULL;
-	}
-	if (r.body.data)
-		OPENSSL_cleanse(r.body.data, r.body.len);
-	oci_json_wipe(doc, 0);
-	json_decref(doc);
-	if (!good)
-		st = ifx_fail(ctx, IMGFETCH_E_AUTH, "authentication failed for %s: the token server sent no usable "
-		              "token (HTTP %ld)", s->where, r.status);
-	else if (!s->auth)
-		st = oom(ctx);
-out:
+	oci_auth_wipe_free(basic);
+	if (st == IMGFETCH_OK)
+		st = oci_auth_take_token(&s->auth, realm, r.status, r.body.data, r.body.len, TOKEN_MAX);
 	if (r.body.data)
 		OPENSSL_cleanse(r.body.data, r.body.len);
 	dynbuf_free(&r.body);
 	return st;
-}
-
-static imgfetch_status answer_challenge(session *s, const char *www_auth)
-{
-	char err[256];
-	oci_auth_challenges chs = { 0 };
-	if (!www_auth || !*www_auth)
-		return auth_failed(s, "HTTP 401 without a WWW-Authenticate challenge");
-	if (oci_www_auth_parse(www_auth, strlen(www_auth), &chs, err, sizeof(err)) < 0)
-		return ifx_fail(s->ctx, IMGFETCH_E_AUTH, "authentication failed for %s: unusable challenge: %s",
-		                s->where, err);
-	imgfetch_status st;
-	const oci_auth_challenge *bearer = oci_auth_find(&chs, OCI_AUTH_BEARER);
-	if (bearer) {
-		st = fetch_token(s, bearer);
-	} else if (oci_auth_find(&chs, OCI_AUTH_BASIC)) {
-		if (!s->username) {
-			st = auth_failed(s, "the registry requires credentials (--username, --password-stdin)");
-		} else {
-			wipe_free(s->auth);
-			s->auth = basic_header(s->username, s->password);
-			st = s->auth ? IMGFETCH_OK : oom(s->ctx);
-		}
-	} else {
-		st = auth_failed(s, "no supported challenge (Basic or Bearer)");
-	}
-	oci_www_auth_clear(&chs);
-	return st;
-}
-
-/* Whether a 401's challenge is Bearer with error="invalid_token" (a token
- * that expired before it was used). */
-static bool invalid_token(const char *www_auth)
-{
-	char err[64];
-	oci_auth_challenges chs = { 0 };
-	if (!www_auth[0] || oci_www_auth_parse(www_auth, strlen(www_auth), &chs, err, sizeof(err)) < 0)
-		return false;
-	const oci_auth_challenge *b = oci_auth_find(&chs, OCI_AUTH_BEARER);
-	const char *e = b ? oci_auth_param_get(b, "error") : NULL;
-	bool is = e && strcmp(e, "invalid_token") == 0;
-	oci_www_auth_clear(&chs);
-	return is;
 }
 
 /* A request to the registry with the 401 dance: at most two answers to a
@@ -422,10 +321,10 @@ static bool invalid_token(const char *www_auth)
 static imgfetch_status request(session *s, const char *method, const char *url, const char *const *headers,
                                const void *body, size_t len, uint64_t max_body, response *r)
 {
-	bool reused = s->auth != NULL;
-	unsigned answers = 0;
+	oci_auth_round round;
+	oci_auth_round_start(&s->auth, &round);
 	for (;;) {
-		imgfetch_status st = perform(s, method, url, headers, s->auth, false, body, len, max_body, r);
+		imgfetch_status st = perform(s, method, url, headers, s->auth.header, false, body, len, max_body, r);
 		if (st < 0)
 			return st;
 		if (r->status != 401)
@@ -435,15 +334,9 @@ static imgfetch_status request(session *s, const char *method, const char *url, 
 		if (!same_origin(s, url))
 			return ifx_fail(s->ctx, IMGFETCH_E_AUTH, "authentication failed for %s: %s is not the registry and "
 			                "asks for credentials", s->where, "the upload location");
-		bool stale = s->auth && ((reused && answers == 0) ||
-		                         (answers == 1 && invalid_token(r->www_auth)));
-		if (answers >= 2 || (s->auth && !stale))
-			return auth_failed(s, s->username ? "the credentials were refused"
-			                                  : "anonymous access is not allowed (--username, --password-stdin)");
-		st = answer_challenge(s, r->www_auth);
+		st = oci_auth_on_401(&s->auth, &round, r->www_auth, fetch_token, s);
 		if (st < 0)
 			return st;
-		answers++;
 	}
 }
 

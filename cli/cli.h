@@ -30,6 +30,9 @@ typedef struct cli_output {
 
 /* Installs log and progress callbacks printing to stderr. */
 void cli_output_attach(cli_output *out, imgfetch_ctx *ctx);
+/* A context reporting to `out` (which must outlive it) and cancelled by
+ * SIGINT/SIGTERM; NULL after printing why. */
+imgfetch_ctx *cli_ctx_new(cli_output *out);
 /* Clears any progress bar line. */
 void cli_output_clear(cli_output *out);
 
@@ -44,6 +47,12 @@ int cli_signal_exit_code(void);
  * dropped), or NULL after printing why. Free with cli_wipe_password(). */
 char *cli_read_password(const char *cmd);
 void cli_wipe_password(char *password);
+/* Registry credentials: --username and --password-stdin go together; with
+ * them, *ret is the password read (else NULL). EXIT_OK or EXIT_USAGE after
+ * printing why. */
+int cli_registry_password(const char *cmd, const char *username, bool password_stdin, char **ret);
+/* --platform OS/ARCH[/VARIANT]. */
+bool cli_platform_valid(const char *p);
 
 /* Maps a library status to the exit code. */
 int cli_exit_code(imgfetch_status st);

@@ -83,14 +83,10 @@ static bool parse_size(const char *s, uint64_t *ret)
 
 static int run_with_ctx(int verbosity, imgfetch_ctx **ret_ctx, cli_output *out)
 {
-	imgfetch_ctx *ctx = imgfetch_ctx_new();
-	if (!ctx) {
-		fprintf(stderr, "imgfetch: cannot initialise (out of memory)\n");
-		return EXIT_ERROR;
-	}
 	*out = (cli_output){ .verbosity = verbosity, .progress = verbosity > 0 && isatty(STDERR_FILENO) };
-	cli_output_attach(out, ctx);
-	cli_signals_install(ctx);
+	imgfetch_ctx *ctx = cli_ctx_new(out);
+	if (!ctx)
+		return EXIT_ERROR;
 	*ret_ctx = ctx;
 	return EXIT_OK;
 }

@@ -143,14 +143,10 @@ int cmd_deliver(int argc, char **argv)
 	o.file_path = argv[optind + 1];
 	o.http = &http;
 
-	imgfetch_ctx *ctx = imgfetch_ctx_new();
-	if (!ctx) {
-		fprintf(stderr, "imgfetch: cannot initialise (out of memory, or libcurl failed)\n");
-		return EXIT_ERROR;
-	}
 	cli_output out = { .verbosity = verbosity, .progress = verbosity > 0 && !json && isatty(STDERR_FILENO) };
-	cli_output_attach(&out, ctx);
-	cli_signals_install(ctx);
+	imgfetch_ctx *ctx = cli_ctx_new(&out);
+	if (!ctx)
+		return EXIT_ERROR;
 
 	imgfetch_deliver_result *res = NULL;
 	imgfetch_status st = imgfetch_deliver(ctx, &o, &res);

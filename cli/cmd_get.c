@@ -180,14 +180,10 @@ int cmd_get(int argc, char **argv)
 	}
 	o.url = argv[optind];
 
-	imgfetch_ctx *ctx = imgfetch_ctx_new();
-	if (!ctx) {
-		fprintf(stderr, "imgfetch: cannot initialise (out of memory, or libcurl failed)\n");
-		return EXIT_ERROR;
-	}
 	cli_output out = { .verbosity = verbosity, .progress = verbosity > 0 && isatty(STDERR_FILENO) };
-	cli_output_attach(&out, ctx);
-	cli_signals_install(ctx);
+	imgfetch_ctx *ctx = cli_ctx_new(&out);
+	if (!ctx)
+		return EXIT_ERROR;
 
 	imgfetch_get_result *res = NULL;
 	imgfetch_status st = imgfetch_ctx_set_http(ctx, &http);

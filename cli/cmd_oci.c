@@ -141,38 +141,22 @@ int cmd_inspect(int argc, char **argv)
 		inspect_usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (!o.username != !password_stdin) {
-		fprintf(stderr, "imgfetch inspect: --username and --password-stdin go together\n");
+	if (o.platform && !cli_platform_valid(o.platform)) {
+		fprintf(stderr, "imgfetch inspect: --platform needs OS/ARCH[/VARIANT], not '%s'\n", o.platform);
 		return EXIT_USAGE;
-	}
-	if (o.platform) {
-		size_t slashes = 0;
-		for (const char *p = o.platform; *p; p++)
-			slashes += *p == '/';
-		if (slashes < 1 || slashes > 2 || o.platform[0] == '/' || strstr(o.platform, "//") ||
-		    o.platform[strlen(o.platform) - 1] == '/') {
-			fprintf(stderr, "imgfetch inspect: --platform needs OS/ARCH[/VARIANT], not '%s'\n", o.platform);
-			return EXIT_USAGE;
-		}
 	}
 	o.ref = argv[optind];
 	char *password = NULL;
-	if (password_stdin) {
-		password = cli_read_password("inspect");
-		if (!password)
-			return EXIT_USAGE;
-		o.password = password;
-	}
+	if (cli_registry_password("inspect", o.username, password_stdin, &password) != EXIT_OK)
+		return EXIT_USAGE;
+	o.password = password;
 
-	imgfetch_ctx *ctx = imgfetch_ctx_new();
+	cli_output out = { .verbosity = verbosity, .progress = false };
+	imgfetch_ctx *ctx = cli_ctx_new(&out);
 	if (!ctx) {
 		cli_wipe_password(password);
-		fprintf(stderr, "imgfetch: cannot initialise (out of memory, or libcurl failed)\n");
 		return EXIT_ERROR;
 	}
-	cli_output out = { .verbosity = verbosity, .progress = false };
-	cli_output_attach(&out, ctx);
-	cli_signals_install(ctx);
 
 	imgfetch_inspect_result *res = NULL;
 	imgfetch_status st = imgfetch_ctx_set_http(ctx, &http);

@@ -58,14 +58,6 @@ enum {
 	OPT_JSON,
 };
 
-static bool platform_valid(const char *p)
-{
-	size_t slashes = 0;
-	for (const char *q = p; *q; q++)
-		slashes += *q == '/';
-	return slashes >= 1 && slashes <= 2 && p[0] != '/' && !strstr(p, "//") && p[strlen(p) - 1] != '/';
-}
-
 int cmd_pull(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -132,10 +124,6 @@ int cmd_pull(int argc, char **argv)
 		fprintf(stderr, "imgfetch pull: -o PATH is required\n");
 		return EXIT_USAGE;
 	}
-	if (!o.username != !password_stdin) {
-		fprintf(stderr, "imgfetch pull: --username and --password-stdin go together\n");
-		return EXIT_USAGE;
-	}
 	if ((o.title != NULL) + (o.media_type != NULL) + o.all_layers > 1) {
 		fprintf(stderr, "imgfetch pull: choose one of --media-type, --title and --all-layers\n");
 		return EXIT_USAGE;
@@ -144,28 +132,22 @@ int cmd_pull(int argc, char **argv)
 		fprintf(stderr, "imgfetch pull: --all-layers writes the blobs as they are; --format does not apply\n");
 		return EXIT_USAGE;
 	}
-	if (o.platform && !platform_valid(o.platform)) {
+	if (o.platform && !cli_platform_valid(o.platform)) {
 		fprintf(stderr, "imgfetch pull: --platform needs OS/ARCH[/VARIANT], not '%s'\n", o.platform);
 		return EXIT_USAGE;
 	}
 	o.ref = argv[optind];
 	char *password = NULL;
-	if (password_stdin) {
-		password = cli_read_password("pull");
-		if (!password)
-			return EXIT_USAGE;
-		o.password = password;
-	}
+	if (cli_registry_password("pull", o.username, password_stdin, &password) != EXIT_OK)
+		return EXIT_USAGE;
+	o.password = password;
 
-	imgfetch_ctx *ctx = imgfetch_ctx_new();
+	cli_output out = { .verbosity = verbosity, .progress = verbosity > 0 && !json && isatty(STDERR_FILENO) };
+	imgfetch_ctx *ctx = cli_ctx_new(&out);
 	if (!ctx) {
 		cli_wipe_password(password);
-		fprintf(stderr, "imgfetch: cannot initialise (out of memory, or libcurl failed)\n");
 		return EXIT_ERROR;
 	}
-	cli_output out = { .verbosity = verbosity, .progress = verbosity > 0 && !json && isatty(STDERR_FILENO) };
-	cli_output_attach(&out, ctx);
-	cli_signals_install(ctx);
 
 	imgfetch_pull_result *res = NULL;
 	imgfetch_status st = imgfetch_ctx_set_http(ctx, &http);

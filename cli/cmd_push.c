@@ -111,14 +111,6 @@ static void split_file(char *arg, const char **path, const char **mt)
 	}
 }
 
-static bool platform_ok(const char *p)
-{
-	size_t slashes = 0;
-	for (const char *q = p; *q; q++)
-		slashes += *q == '/';
-	return slashes >= 1 && slashes <= 2 && p[0] != '/' && !strstr(p, "//") && p[strlen(p) - 1] != '/';
-}
-
 typedef struct common {
 	const char *cmd;
 	const char *username;
@@ -176,20 +168,14 @@ typedef imgfetch_status (*run_fn)(imgfetch_ctx *ctx, void *opts, const char *pas
 static int run(common *c, run_fn fn, void *opts)
 {
 	char *password = NULL;
-	if (c->password_stdin) {
-		password = cli_read_password(c->cmd);
-		if (!password)
-			return EXIT_USAGE;
-	}
-	imgfetch_ctx *ctx = imgfetch_ctx_new();
+	if (cli_registry_password(c->cmd, c->username, c->password_stdin, &password) != EXIT_OK)
+		return EXIT_USAGE;
+	cli_output out = { .verbosity = c->verbosity, .progress = false };
+	imgfetch_ctx *ctx = cli_ctx_new(&out);
 	if (!ctx) {
 		cli_wipe_password(password);
-		fprintf(stderr, "imgfetch: cannot initialise (out of memory, or libcurl failed)\n");
 		return EXIT_ERROR;
 	}
-	cli_output out = { .verbosity = c->verbosity, .progress = false };
-	cli_output_attach(&out, ctx);
-	cli_signals_install(ctx);
 	imgfetch_push_result *res = NULL;
 	imgfetch_status st = imgfetch_ctx_set_http(ctx, &c->http);
 	if (st == IMGFETCH_OK)
@@ -276,7 +262,7 @@ int cmd_push(int argc, char **argv)
 		switch (opt) {
 		case OPT_ARTIFACT_TYPE: o.artifact_type = optarg; break;
 		case OPT_PLATFORM:
-			if (!platform_ok(optarg)) {
+			if (!cli_platform_valid(optarg)) {
 				fprintf(stderr, "imgfetch push: --platform needs OS/ARCH[/VARIANT], not '%s'\n", optarg);
 				goto out;
 			}
@@ -303,10 +289,6 @@ int cmd_push(int argc, char **argv)
 	if (argc - optind < 2) {
 		fprintf(stderr, "imgfetch push: expected FILE... REF\n");
 		push_usage(stderr);
-		goto out;
-	}
-	if (!c.username != !c.password_stdin) {
-		fprintf(stderr, "imgfetch push: --username and --password-stdin go together\n");
 		goto out;
 	}
 	o.n_files = (size_t)(argc - optind - 1);
@@ -359,7 +341,7 @@ int cmd_index(int argc, char **argv)
 			continue;
 		switch (opt) {
 		case OPT_PLATFORM: {
-			if (!platform_ok(optarg)) {
+			if (!cli_platform_valid(optarg)) {
 				fprintf(stderr, "imgfetch index create: --platform needs OS/ARCH[/VARIANT], not '%s'\n",
 				        optarg);
 				goto out;
@@ -382,10 +364,6 @@ int cmd_index(int argc, char **argv)
 		index_usage(stderr);
 		goto out;
 	}
-	if (!c.username != !c.password_stdin) {
-		fprintf(stderr, "imgfetch index create: --username and --password-stdin go together\n");
-		goto out;
-	}
 	o.ref = argv[optind];
 	o.n_manifests = (size_t)(argc - optind - 1);
 	if (n_opt_plats && n_opt_plats != o.n_manifests) {
@@ -404,7 +382,7 @@ int cmd_index(int argc, char **argv)
 		char *eq = strchr(m, '=');
 		if (eq) {
 			*eq = '\0';
-			if (!platform_ok(eq + 1)) {
+			if (!cli_platform_valid(eq + 1)) {
 				fprintf(stderr, "imgfetch index create: '%s=%s': the platform needs OS/ARCH[/VARIANT]\n", m,
 				        eq + 1);
 				goto out;

@@ -95,3 +95,15 @@ void cli_output_attach(cli_output *out, imgfetch_ctx *ctx)
 	imgfetch_ctx_set_log(ctx, on_log, out);
 	imgfetch_ctx_set_progress(ctx, on_progress, out);
 }
+
+imgfetch_ctx *cli_ctx_new(cli_output *out)
+{
+	imgfetch_ctx *ctx = imgfetch_ctx_new();
+	if (!ctx) {
+		fprintf(stderr, "imgfetch: cannot initialise (out of memory, or libcurl failed)\n");
+		return NULL;
+	}
+	cli_output_attach(out, ctx);
+	cli_signals_install(ctx);
+	return ctx;
+}

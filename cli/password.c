@@ -65,3 +65,15 @@ void cli_wipe_password(char *s)
 		free(s);
 	}
 }
+
+int cli_registry_password(const char *cmd, const char *username, bool password_stdin, char **ret)
+{
+	*ret = NULL;
+	if (!username != !password_stdin) {
+		fprintf(stderr, "imgfetch %s: --username and --password-stdin go together\n", cmd);
+		return EXIT_USAGE;
+	}
+	if (password_stdin && !(*ret = cli_read_password(cmd)))
+		return EXIT_USAGE;
+	return EXIT_OK;
+}

@@ -1,20 +1,18 @@
 # SPDX-License-Identifier: MIT
 """rocky: listings, numeric minor order (9.10 > 9.9), BSD CHECKSUM."""
 
-from harness import check, eq, listing
-from vendor_mirror import AUTOINDEX, VendorMirror
+from harness import check, eq
+from vendor_mirror import check_fetch_then_mismatch, check_malformed_root_index, resolve_json, serve
 
 V = "rocky"
 
 
 def _mirror(t):
-    m = VendorMirror(t.tmp / "mirror", [V])
-    ng = t.nginx(m.root, extra_conf=AUTOINDEX)
-    return m, ng, m.mirror_args(ng)
+    return serve(t, V)
 
 
 def _resolve(t, args, *extra):
-    return t.run("resolve", V, *extra, "--json", *args).ok().json()
+    return resolve_json(t, V, args, *extra)
 
 
 def test_rocky_tokens(t):
@@ -36,14 +34,7 @@ def test_rocky_tokens(t):
 
 def test_rocky_unknown_and_malformed(t):
     m, ng, args = _mirror(t)
-    # A root index that is not a release listing (truncated, or another page): a
-    # malformed feed; the image listing tests below are a plain miss.
-    idx = m.root / V / "dl" / "index.html"
-    for bad in ('<html><body><pre><a href="../">../</a>\n<a href="RPM-GPG', '<html>nope</html>'):
-        idx.write_text(bad)
-        r = t.run("resolve", V, *args).expect_rc(6)
-        check("lists no" in r.stderr, "names the problem: %r" % r.stderr)
-    idx.unlink()
+    check_malformed_root_index(t, V, m.root / V / "dl" / "index.html", args)
     r = t.run("resolve", V, "9.11", *args).expect_rc(5)
     check("9.10" in r.stderr and "9.9" in r.stderr, "lists releases: %r" % r.stderr)
     t.run("resolve", V, "9", "--arch", "aarch64", *args).expect_rc(5)
@@ -54,12 +45,7 @@ def test_rocky_unknown_and_malformed(t):
 
 def test_rocky_fetch_and_mismatch(t):
     m, ng, args = _mirror(t)
-    out, cache = t.dir("out"), t.dir("cache")
-    j = t.run("fetch", V, "9", "-o", out, "--cache-dir", cache, "--json", *args, timeout=120).ok().json()
-    eq(open(j["path"], "rb").read(), m.images.raw.read_bytes(), "raw output is the image's disk")
     d = m.root / V / "dl" / "9.9" / "images" / "x86_64"
     n = "Rocky-9-GenericCloud-Base-9.9-20251120.0.x86_64.qcow2"
-    (d / "CHECKSUM").write_text("# %s: 1 bytes\nSHA256 (%s) = %s\n" % (n, n, "0" * 64))
-    out2 = t.dir("out2")
-    t.run("fetch", V, "9.9", "-o", out2, "--cache-dir", t.dir("cache2"), *args, timeout=60).expect_rc(3)
-    eq(listing(out2), set(), "nothing written after a mismatch")
+    check_fetch_then_mismatch(t, m, V, args, ["9"], d / "CHECKSUM",
+                              "# %s: 1 bytes\nSHA256 (%s) = %s\n" % (n, n, "0" * 64), "9.9")

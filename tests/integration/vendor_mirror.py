@@ -146,3 +146,43 @@ class VendorMirror:
         for v in self.vendors:
             args += ["--mirror", "%s=%s" % (v, ng.url("/%s/" % v))]
         return args
+
+
+# ---- checks shared by the vendor tests -------------------------------------
+
+def serve(t, vendor: str):
+    """The vendor's mirror served by nginx with directory listings:
+    (mirror, nginx, the --mirror arguments)."""
+    m = VendorMirror(t.tmp / "mirror", [vendor])
+    ng = t.nginx(m.root, extra_conf=AUTOINDEX)
+    return m, ng, m.mirror_args(ng)
+
+
+def resolve_json(t, vendor: str, args, *extra) -> dict:
+    return t.run("resolve", vendor, *extra, "--json", *args).ok().json()
+
+
+def check_malformed_root_index(t, vendor: str, index: Path, args) -> None:
+    """A root index that is not a release listing (truncated, or another
+    page) is a malformed feed (exit 6); without it the release is not found."""
+    from harness import check
+    for bad in ('<html><body><pre><a href="../">../</a>\n<a href="RPM-GPG', '<html>nope</html>'):
+        index.write_text(bad)
+        r = t.run("resolve", vendor, *args).expect_rc(6)
+        check("lists no" in r.stderr, "names the problem: %r" % r.stderr)
+    index.unlink()
+
+
+def check_fetch_then_mismatch(t, m: VendorMirror, vendor: str, args, first: list[str], sums: Path, sums_text: str,
+                              second: str) -> None:
+    """fetch VENDOR *first gives the image's disk; after `sums` is replaced by
+    `sums_text` (a wrong digest), fetch VENDOR second fails with exit 3 and
+    writes nothing."""
+    from harness import eq, listing
+    out, cache = t.dir("out"), t.dir("cache")
+    j = t.run("fetch", vendor, *first, "-o", out, "--cache-dir", cache, "--json", *args, timeout=120).ok().json()
+    eq(open(j["path"], "rb").read(), m.images.raw.read_bytes(), "raw output is the image's disk")
+    sums.write_text(sums_text)
+    out2 = t.dir("out2")
+    t.run("fetch", vendor, second, "-o", out2, "--cache-dir", t.dir("cache2"), *args, timeout=60).expect_rc(3)
+    eq(listing(out2), set(), "nothing written after a mismatch")

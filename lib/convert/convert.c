@@ -364,8 +364,7 @@ static int decode_compressed(conv_input *in, unsigned threads, uint64_t max, eng
 
 static int decode_zfs(conv_input *in, unsigned threads, uint64_t max, engine *e, char *err, size_t errlen)
 {
-	zfs_zero_fill zf = { .next = engine_stream_push, .u = e };
-	int r = zfs_source_decode(in->fd, in->container, threads, max, zfs_zero_fill_out, &zf, &in->zfs_info, err,
+	int r = zfs_source_decode(in->fd, in->container, threads, max, engine_stream_push, e, &in->zfs_info, err,
 	                          errlen);
 	return r == -ENOTSUP ? -EBADMSG : r; /* an unsupported stream is a bad image here */
 }

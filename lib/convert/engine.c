@@ -20,6 +20,7 @@ typedef struct slot {
 	slot_state state;
 	uint64_t index;
 	bool zeroed;          /* u.data holds only zeros (writers never modify it) */
+	bool pushed_data;     /* stream: the unit being filled got bytes, not only zeros */
 } slot;
 
 struct engine {
@@ -430,7 +431,10 @@ static void publish_locked(engine *e)
 	s->index = e->produced;
 	s->u.offset = e->produced * ENGINE_UNIT;
 	s->u.length = e->fill;
-	s->u.all_zero_hint = false;
+	/* A unit pushed as zeros only need not be scanned by the writer. */
+	s->u.all_zero_hint = !s->pushed_data;
+	if (!s->pushed_data && e->fill == ENGINE_UNIT)
+		s->zeroed = true;
 	s->state = SLOT_FILLED;
 	e->produced++;
 	e->fill = 0;
@@ -453,11 +457,18 @@ int engine_stream_push(void *arg, const void *buf, size_t n)
 		size_t take = ENGINE_UNIT - e->fill < n ? ENGINE_UNIT - e->fill : n;
 		/* Nobody else touches a slot before it is published. */
 		pthread_mutex_unlock(&e->lock);
-		s->zeroed = false;
-		memcpy(s->u.data + e->fill, p, take);
+		if (e->fill == 0)
+			s->pushed_data = false;
+		if (p) {
+			s->zeroed = false;
+			s->pushed_data = true;
+			memcpy(s->u.data + e->fill, p, take);
+			p += take;
+		} else if (!s->zeroed) {
+			memset(s->u.data + e->fill, 0, take);
+		}
 		pthread_mutex_lock(&e->lock);
 		e->fill += take;
-		p += take;
 		n -= take;
 		if (e->fill == ENGINE_UNIT)
 			publish_locked(e);

@@ -33,7 +33,9 @@ imgfetch_status engine_run_reader(imgfetch_ctx *ctx, img_reader *reader, img_wri
  * whatever was pushed; expected_size (0 if unknown) only feeds progress. */
 imgfetch_status engine_stream_start(imgfetch_ctx *ctx, img_writer *writer, unsigned threads, const char *label,
                                     uint64_t expected_size, engine **ret);
-/* A decoder_out_fn: returns 0 or a negative errno (the engine failed). */
+/* A decoder_out_fn: returns 0 or a negative errno (the engine failed).
+ * buf NULL pushes n zero bytes (a hole in a zfs send stream): a unit made
+ * only of those reaches the writer marked all-zero, without a scan. */
 int engine_stream_push(void *engine, const void *buf, size_t n);
 /* Flushes the last unit, waits for the writer; frees the engine. `ok` false
  * aborts (after a decoder error): the engine only cleans up. */

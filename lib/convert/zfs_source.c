@@ -56,19 +56,3 @@ int zfs_source_decode(int fd, compress_kind container, unsigned threads, uint64_
 	zfs_recv_free(r);
 	return e;
 }
-
-int zfs_zero_fill_out(void *u, const void *buf, size_t n)
-{
-	static const unsigned char zeros[64 * 1024];
-	zfs_zero_fill *z = u;
-	if (buf)
-		return z->next(z->u, buf, n);
-	while (n > 0) {
-		size_t piece = n < sizeof(zeros) ? n : sizeof(zeros);
-		int e = z->next(z->u, zeros, piece);
-		if (e < 0)
-			return e;
-		n -= piece;
-	}
-	return 0;
-}

@@ -11,11 +11,3 @@
  * Errors as zfs_recv_feed and decompress_fd, message in err. */
 int zfs_source_decode(int fd, compress_kind container, unsigned threads, uint64_t max_size, zfs_recv_out_fn out,
                       void *u, zfs_recv_info *info, char *err, size_t errlen);
-
-/* An out() for zfs_source_decode that pushes into a decoder_out_fn,
- * turning zero runs into real zero bytes. */
-typedef struct zfs_zero_fill {
-	decoder_out_fn next;
-	void *u;
-} zfs_zero_fill;
-int zfs_zero_fill_out(void *u, const void *buf, size_t n);

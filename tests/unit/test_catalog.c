@@ -9,6 +9,7 @@
 
 #include "catalog/catalog.h"
 #include "catalog/profile.h"
+#include "catalog/vendors/smartos.h"
 #include "tap.h"
 
 static void versions(void)
@@ -67,6 +68,48 @@ static void listings(void)
 	strv_free(v);
 }
 
+static void smartos_ids(void)
+{
+	const char *good[] = { "20261105T000000Z", "20140124T065316Z_u1", "20140124T065316Z_u999" };
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		TAP_CHECK(smartos_is_release(good[i]), "SmartOS id %s", good[i]);
+	/* The fuzzer's find (issue 18) and its relatives: no release has them. */
+	const char *bad[] = { "09013787T000000Z_Bs0902757B", "09013787T000000Z_Bs90275", "20261105T000000Z_",
+		              "20261105T000000Z_u", "20261105T000000Z_u0", "20261105T000000Z_u01",
+		              "20261105T000000Z_u1000", "20261105T000000Z_U1", "20261105T000000Z_u1x",
+		              "20261105T000000Zx", "2026110T0000000Z", "20261105t000000Z", "" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		TAP_CHECK(!smartos_is_release(bad[i]), "not a SmartOS id: \"%s\"", bad[i]);
+
+	const char *min = "<a href=\"09013787T000000Z_Bs0902757B/\">x</a>\n<a href=\"09013787T000000Z_Bs90275/\">y</a>\n";
+	char **v = smartos_parse_dir(min, strlen(min), 10);
+	TAP_CHECK(v && strv_len(v) == 0, "issue 18's listing names no release");
+	strv_free(v);
+
+	const char *html = "<a href=\"20240101T000000Z_u2/\">a</a>\n<a href=\"20240101T000000Z/\">b</a>\n"
+	                   "<a href=\"20240101T000000Z_u10/\">c</a>\n<a href=\"20230101T000000Z_u9/\">d</a>\n"
+	                   "<a href=\"20250101T000000Z/\">e</a>\n<a href=\"20240101T000000Z_u1/\">f</a>\n"
+	                   "<a href=\"20240101T000000Z/\">dup</a>\n<a href=\"latest\">latest</a>\n";
+	const char *want[] = { "20250101T000000Z", "20240101T000000Z_u10", "20240101T000000Z_u2", "20240101T000000Z_u1",
+		               "20240101T000000Z", "20230101T000000Z_u9" };
+	v = smartos_parse_dir(html, strlen(html), 10);
+	size_t n = strv_len(v);
+	TAP_CHECK_INT_EQ(n, 6, "six releases, the duplicate once");
+	for (size_t i = 0; i < n && i < 6; i++)
+		TAP_CHECK_STR_EQ(v[i], want[i], "newest first: entry %zu", i);
+	strv_free(v);
+	v = smartos_parse_dir(html, strlen(html), 2);
+	TAP_CHECK(strv_len(v) == 2 && strcmp(v[1], "20240101T000000Z_u10") == 0, "capped to the two newest");
+	strv_free(v);
+
+	char id[64];
+	const char *latest = "/Joyent_Dev/public/SmartOS/20261105T000000Z/\n";
+	TAP_CHECK_INT_EQ(smartos_parse_latest(latest, strlen(latest), id, sizeof(id)), 0, "latest pointer");
+	TAP_CHECK_STR_EQ(id, "20261105T000000Z", "names the build");
+	TAP_CHECK_INT_EQ(smartos_parse_latest("/x/09013787T000000Z_Bs90275\n", 27, id, sizeof(id)), -EBADMSG,
+	                 "a pointer to no release is refused");
+}
+
 static void safety(void)
 {
 	TAP_CHECK(url_path_is_safe("trixie/20260110-2350/debian-13-genericcloud-amd64-20260110-2350.qcow2"), "dated ref");
@@ -121,6 +164,7 @@ int main(void)
 	versions();
 	uuids();
 	listings();
+	smartos_ids();
 	safety();
 	profiles();
 	mirrors();

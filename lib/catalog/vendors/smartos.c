@@ -28,16 +28,25 @@ static bool digits(const char *s, size_t n)
 	return true;
 }
 
-bool smartos_is_release(const char *s)
+/* The modifier's number: 0 for none, N for "_uN", -1 when s is no release. */
+static int modifier(const char *s)
 {
 	size_t n = strlen(s);
-	if (n < 16 || n >= ID_MAX || !digits(s, 8) || s[8] != 'T' || !digits(s + 9, 6) || s[15] != 'Z')
-		return false;
+	if (n < 16 || !digits(s, 8) || s[8] != 'T' || !digits(s + 9, 6) || s[15] != 'Z')
+		return -1;
 	if (n == 16)
-		return true;
-	/* "_u1"-style modifiers of old releases. */
-	return s[16] == '_' && n > 17 &&
-	       strspn(s + 17, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == n - 17;
+		return 0;
+	/* Old releases were re-spun as "<id>_u1", "<id>_u2"…: 1 to 3 digits, no
+	 * leading zero, so that each number has one spelling. Nothing else
+	 * follows an id; an unknown suffix is not guessed at. */
+	if (n < 19 || n > 21 || s[16] != '_' || s[17] != 'u' || s[18] == '0' || !digits(s + 18, n - 18))
+		return -1;
+	return atoi(s + 18);
+}
+
+bool smartos_is_release(const char *s)
+{
+	return modifier(s) >= 0;
 }
 
 int smartos_parse_latest(const char *text, size_t len, char *out, size_t outlen)
@@ -67,9 +76,21 @@ int smartos_parse_latest(const char *text, size_t len, char *out, size_t outlen)
 	return 0;
 }
 
+/* Time order of two release ids: the fixed-width timestamps compare as
+ * bytes, and a re-spin follows its base build in the order of its number
+ * (id < id_u1 < id_u2 < id_u10). */
+int smartos_release_cmp(const char *a, const char *b)
+{
+	int c = strncmp(a, b, 16);
+	if (c)
+		return c < 0 ? -1 : 1;
+	int ma = modifier(a), mb = modifier(b);
+	return ma < mb ? -1 : ma > mb ? 1 : 0;
+}
+
 static int cmp_desc(const void *a, const void *b)
 {
-	return version_cmp(*(char *const *)b, *(char *const *)a);
+	return smartos_release_cmp(*(char *const *)b, *(char *const *)a);
 }
 
 /* Listings beyond the cap are cut, not refused: the newest builds come first. */
@@ -115,7 +136,6 @@ char **smartos_parse_dir(const char *text, size_t len, size_t max)
 			strv_free(names);
 		}
 	}
-	/* Ids are fixed-width timestamps: byte order is time order. */
 	qsort(v, n, sizeof(*v), cmp_desc);
 	for (size_t i = max; i < n; i++) {
 		free(v[i]);

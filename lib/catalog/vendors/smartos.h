@@ -5,8 +5,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* A release id: YYYYMMDDTHHMMSSZ, optionally with a modifier such as "_u1". */
+/* A release id: YYYYMMDDTHHMMSSZ, optionally followed by a re-spin
+ * modifier "_uN" (N = 1..999, no leading zero); nothing else. */
 bool smartos_is_release(const char *s);
+
+/* Time order of two release ids (<0, 0, >0); both must be releases. */
+int smartos_release_cmp(const char *a, const char *b);
 
 /* The release named by the `latest` pointer file (one line, a Manta path
  * such as "/Joyent_Dev/public/SmartOS/20261105T000000Z", maybe with a

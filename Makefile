@@ -5,7 +5,7 @@ BUILD      ?= build
 BUILD_ASAN ?= build-asan
 MESON_FLAGS ?= --werror
 
-.PHONY: all deps build build-asan check demo bench clean
+.PHONY: all deps build build-asan check soak fuzz-merge demo bench clean
 
 all: build
 
@@ -28,6 +28,15 @@ build-asan: deps $(BUILD_ASAN)/build.ninja
 
 check: build build-asan
 	python3 tests/run.py --build $(BUILD) --build $(BUILD_ASAN)
+
+# Open-ended fuzzing with random seeds; not part of check (see README.md).
+SOAK_FUZZ_TIME ?= 60
+
+soak: build-asan
+	python3 tests/run.py --build $(BUILD_ASAN) --phases fuzz --fuzz-soak --fuzz-time $(SOAK_FUZZ_TIME)
+
+fuzz-merge: build-asan
+	python3 tests/run.py --build $(BUILD_ASAN) --phases fuzz --fuzz-merge
 
 demo: build
 	python3 demo/demo.py --imgfetch $(BUILD)/cli/imgfetch

@@ -8,10 +8,22 @@ For each build directory, in order:
   1. unit tests: every executable DIR/tests/unit/test_* (TAP output; one result
      per "ok"/"not ok" line; a crash or non-zero exit without a "not ok" line, a
      plan mismatch, a timeout or a sanitizer report adds one failure);
-  2. fuzz smoke: every executable DIR/tests/fuzz/fuzz_*, run for --fuzz-time
-     seconds (default 10) on a temporary copy of tests/fuzz/corpus/<name>/;
+  2. fuzz smoke: every executable DIR/tests/fuzz/fuzz_*, deterministic: it
+     runs every committed input of tests/fuzz/corpus/<name>/ (the crash
+     reproducers "regress-*" among them), then a fixed number of mutations
+     from a fixed seed (FUZZ_SEED, FUZZ_RUNS), with the process environment,
+     paths and ASLR pinned, so that a commit passes or fails the same way on
+     every run and every machine;
   3. integration tests: every test_* function of tests/integration/test_*.py,
      each in its own worker process, against DIR/cli/imgfetch.
+
+Open-ended fuzzing is not part of the checks: --fuzz-soak (`make soak`) runs
+each target for --fuzz-time seconds (default 60) from a random seed (printed),
+keeping its corpus and crash artifacts under DIR/fuzz-soak/<name>/ from one
+soak to the next; --fuzz-merge (`make fuzz-merge`) moves the soak corpus's
+inputs that add coverage into tests/fuzz/corpus/<name>/ for review and commit.
+A crash found by a soak is fixed, then its input committed to the corpus as
+regress-<what>, so that every later smoke run replays it.
 
 Results are printed as "[build] PASS name" / "[build] FAIL name" (diagnostics
 indented below); the last line is "N passed, N failed". Exit status is 0 only
@@ -99,12 +111,13 @@ _running_lock = threading.Lock()
 
 
 def run_process(argv: list[str], timeout: float, cwd: os.PathLike | str | None = None,
-                merge: bool = False) -> tuple[int | None, str, str, float]:
+                merge: bool = False, env: dict[str, str] | None = None) -> tuple[int | None, str, str, float]:
     """Runs argv in its own session (so a timeout kills the whole tree).
     Returns (returncode or None on timeout, stdout, stderr, seconds)."""
     t0 = time.monotonic()
     p = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT if merge else subprocess.PIPE, start_new_session=True)
+                         stderr=subprocess.STDOUT if merge else subprocess.PIPE, start_new_session=True,
+                         env=env)
     with _running_lock:
         _running.add(p)
     try:
@@ -217,35 +230,163 @@ def run_unit(binary: Path, build: Path) -> list[Outcome]:
 
 # ------------------------------------------------------------------ fuzz
 
-def run_fuzz(binary: Path, build: Path, tmp: Path, seconds: int) -> Outcome:
+# The smoke run of `make check` must pass or fail the same way on every run of
+# a commit, so nothing in it may depend on time, on the machine or on where
+# the tree lives: a fixed seed, a fixed number of executions, the committed
+# corpus fed in name order, no corpus reloading, and a fixed process image
+# (libFuzzer's stack-depth feature and its compare tables see addresses, so
+# the environment, the paths on the command line and ASLR are pinned too).
+FUZZ_SEED = 1
+FUZZ_RUNS_DEFAULT = 150000
+# Executions per target, sized so that each takes at most ~10 s on the CI
+# machine (2 cores, both busy) under ASan; the slow parsers get fewer.
+FUZZ_RUNS = {
+    "detect": 6000, "feed_fedora": 25000, "feed_ubuntu": 30000, "zfs_stream": 25000, "vmdk": 45000,
+    "sums": 60000, "qcow2": 60000, "feed_oracle": 70000, "feed_openbsd": 70000,
+    "feed_centos_stream": 80000, "feed_alpine": 90000,
+}
+FUZZ_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "LC_ALL": "C",
+    "ASAN_OPTIONS": ASAN_OPTIONS,
+    "UBSAN_OPTIONS": UBSAN_OPTIONS,
+    # fuzz_init.c: no threads in the targets (fuzz_detect's threaded xz
+    # decode makes coverage depend on timing); the soak keeps them.
+    "IMGFETCH_FUZZ_ONE_THREAD": "1",
+}
+SOAK_DIR = "fuzz-soak"
+
+_no_aslr: list[str] | None = None
+
+
+def no_aslr_prefix() -> list[str]:
+    """["setarch", "-R"] where the kernel lets us turn ASLR off, else []."""
+    global _no_aslr
+    if _no_aslr is None:
+        try:
+            ok = subprocess.run(["setarch", "-R", "true"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL).returncode == 0
+        except OSError:
+            ok = False
+        _no_aslr = ["setarch", "-R"] if ok else []
+    return _no_aslr
+
+
+def fuzz_seeds(short: str) -> list[Path]:
+    src = FUZZ_CORPUS / short
+    return sorted((f for f in src.iterdir() if f.is_file()), key=lambda f: f.name) if src.is_dir() else []
+
+
+def _fuzz_failure(name: str, rc: int | None, text: str, artifacts: Path, seeds: list[Path],
+                  timeout: float, repro: str) -> Outcome:
+    if rc is None:
+        return Outcome(name, False, "timed out after %ds\n%s" % (timeout, tail(text, 40)))
+    lines = []
+    by_content = {f.read_bytes(): f for f in seeds}
+    for a in sorted(artifacts.iterdir()):
+        seed = by_content.get(a.read_bytes())
+        lines.append("artifact: %s%s" % (a, (" (= committed input %s)" % seed.relative_to(REPO)) if seed else ""))
+    lines.append("reproduce: " + repro)
+    return Outcome(name, False, "exit status %d\n%s\n%s" % (rc, "\n".join(lines), tail(text, 50)))
+
+
+def run_fuzz(binary: Path, build: Path, tmp: Path) -> Outcome:
+    """The smoke run: every committed input, then FUZZ_RUNS mutations from
+    FUZZ_SEED, all in one deterministic libFuzzer process."""
     name = "fuzz/" + binary.name
     short = binary.name[len("fuzz_"):]
     work = tmp / binary.name
-    corpus = work / "corpus"
-    artifacts = work / "artifacts"
-    src = FUZZ_CORPUS / short
-    if src.is_dir():
-        shutil.copytree(src, corpus)
-    else:
-        corpus.mkdir(parents=True)
-    artifacts.mkdir(parents=True, exist_ok=True)
-    argv = [str(binary), "-max_total_time=%d" % seconds, "-timeout=10", "-rss_limit_mb=2048",
-            "-print_final_stats=1", "-artifact_prefix=%s/" % artifacts, str(corpus)]
-    rc, out, err, secs = run_process(argv, seconds + 60, cwd=work, merge=True)
-    text = out
-    found = sanitizer_findings(text)
-    if rc is None:
-        return Outcome(name, False, "timed out after %ds\n%s" % (seconds + 60, tail(text, 40)))
-    if rc != 0 or found:
-        crash = sorted(str(p) for p in artifacts.iterdir())
-        extra = ("\nartifacts: %s" % " ".join(crash)) if crash else ""
-        return Outcome(name, False, "exit status %d%s\n%s" % (rc, extra, tail(text, 50)))
-    note = "no seed corpus" if not src.is_dir() else ""
-    m = re.search(r"stat::number_of_executed_units:\s*(\d+)", text)
-    if m:
-        note = (note + ", " if note else "") + "%s runs" % m.group(1)
+    seeds = fuzz_seeds(short)
+    (work / "s").mkdir(parents=True)
+    (work / "new").mkdir()
+    (work / "artifacts").mkdir()
+    # Short relative names, so that the command line is the same wherever
+    # the tree and the temporary directory are.
+    names = []
+    for i, f in enumerate(seeds):
+        shutil.copyfile(f, work / "s" / ("%05d" % i))
+        names.append("s/%05d" % i)
+    os.symlink(binary, work / "fuzzer")
+    runs = FUZZ_RUNS.get(short, FUZZ_RUNS_DEFAULT)
+    argv = ["./fuzzer", "-seed=%d" % FUZZ_SEED, "-runs=%d" % runs, "-reload=0", "-timeout=30",
+            "-rss_limit_mb=2048", "-malloc_limit_mb=2048", "-print_final_stats=1", "-artifact_prefix=artifacts/"]
+    if names:
+        argv.append("-seed_inputs=" + ",".join(names))
+    argv.append("new")
+    limit = 600
+    rc, out, _err, secs = run_process(no_aslr_prefix() + argv, limit, cwd=work, merge=True, env=FUZZ_ENV)
+    if rc != 0 or sanitizer_findings(out):
+        repro = "%s -seed=%d -runs=%d %s  (or one input: %s ARTIFACT)" % (
+            binary, FUZZ_SEED, runs, FUZZ_CORPUS / short, binary)
+        return _fuzz_failure(name, rc, out, work / "artifacts", seeds, limit, repro)
+    m = re.search(r"^#\d+\s+DONE\s+cov: (\d+) ft: (\d+)", out, re.M)
+    note = "%d inputs, %d runs from seed %d%s, %.1fs" % (
+        len(seeds), runs, FUZZ_SEED, (", cov %s ft %s" % m.groups()) if m else "", secs)
+    if not seeds:
+        note = "no committed corpus, " + note
+    if not no_aslr_prefix():
+        note += ", ASLR on: coverage may vary"
     shutil.rmtree(work, ignore_errors=True)
     return Outcome(name, True, note=note)
+
+
+def run_fuzz_soak(binary: Path, build: Path, tmp: Path, seconds: int) -> Outcome:
+    """Open-ended fuzzing (`make soak`): a random seed, `seconds` of time, a
+    corpus kept in BUILD/fuzz-soak/NAME/ across soaks (seeded from the
+    committed one), crashes kept beside it."""
+    name = "fuzz/" + binary.name
+    short = binary.name[len("fuzz_"):]
+    home = build / SOAK_DIR / short
+    corpus, artifacts = home / "corpus", home / "artifacts"
+    corpus.mkdir(parents=True, exist_ok=True)
+    artifacts.mkdir(exist_ok=True)
+    for f in fuzz_seeds(short):
+        if not (corpus / f.name).exists():
+            shutil.copyfile(f, corpus / f.name)
+    before = set(artifacts.iterdir())
+    seed = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF or 1
+    argv = [str(binary), "-seed=%d" % seed, "-max_total_time=%d" % seconds, "-timeout=10", "-rss_limit_mb=2048",
+            "-malloc_limit_mb=2048", "-print_final_stats=1", "-artifact_prefix=%s/" % artifacts, str(corpus)]
+    limit = seconds + 120
+    rc, out, _err, secs = run_process(argv, limit, cwd=home, merge=True)
+    (home / "last.log").write_text(out)
+    if rc != 0 or sanitizer_findings(out):
+        new = artifacts
+        if set(artifacts.iterdir()) - before:
+            new = tmp / binary.name
+            new.mkdir(parents=True, exist_ok=True)
+            for a in set(artifacts.iterdir()) - before:
+                os.symlink(a, new / a.name)
+        repro = ("%s ARTIFACT; once fixed, add it as %s/regress-WHAT so that `make check` replays it"
+                 % (binary, (FUZZ_CORPUS / short).relative_to(REPO)))
+        return _fuzz_failure(name + " (seed %d)" % seed, rc, out, new, fuzz_seeds(short), limit, repro)
+    m = re.search(r"stat::number_of_executed_units:\s*(\d+)", out)
+    c = re.search(r"^#\d+\s+DONE\s+cov: (\d+) ft: (\d+) corp: (\d+)", out, re.M)
+    note = "seed %d, %.0fs, %s runs%s" % (seed, secs, m.group(1) if m else "?",
+                                          (", cov %s ft %s, corpus %s" % c.groups()) if c else "")
+    return Outcome(name, True, note=note)
+
+
+def merge_fuzz_corpus(binary: Path, build: Path, tmp: Path) -> Outcome:
+    """`make fuzz-merge`: the soak corpus's inputs that add coverage go into
+    the committed corpus (libFuzzer -merge=1), for review and commit."""
+    name = "fuzz-merge/" + binary.name
+    short = binary.name[len("fuzz_"):]
+    soak = build / SOAK_DIR / short / "corpus"
+    if not soak.is_dir():
+        return Outcome(name, True, note="no soak corpus; run make soak first")
+    dest = FUZZ_CORPUS / short
+    dest.mkdir(parents=True, exist_ok=True)
+    before = {f.name for f in dest.iterdir()}
+    work = tmp / ("merge-" + binary.name)
+    work.mkdir(parents=True, exist_ok=True)
+    argv = [str(binary), "-merge=1", "-timeout=10", "-rss_limit_mb=2048", "-malloc_limit_mb=2048",
+            "-merge_control_file=%s" % (work / "control"), str(dest), str(soak)]
+    rc, out, _err, secs = run_process(argv, 1800, cwd=work, merge=True)
+    if rc != 0:
+        return Outcome(name, False, "exit status %s\n%s" % (rc, tail(out, 40)))
+    added = sorted({f.name for f in dest.iterdir()} - before)
+    return Outcome(name, True, note="%d inputs added to %s" % (len(added), dest.relative_to(REPO)))
 
 
 # ------------------------------------------------------------ integration
@@ -319,8 +460,14 @@ def run_build(build: Path, args, reporter: Reporter, tmp_root: Path, integration
     if "fuzz" in phases:
         fuzzers = [b for b in executables(build / "tests" / "fuzz", "fuzz_") if selected("fuzz/" + b.name, args.only)]
         ftmp = tmp / "fuzz"
+        if args.fuzz_merge:
+            work, fa = merge_fuzz_corpus, ()
+        elif args.fuzz_soak:
+            work, fa = run_fuzz_soak, (args.fuzz_time,)
+        else:
+            work, fa = run_fuzz, ()
         with pool(args.jobs or os.cpu_count() or 2) as ex:
-            futs = [ex.submit(guarded, "fuzz/" + b.name, run_fuzz, b, build, ftmp, args.fuzz_time) for b in fuzzers]
+            futs = [ex.submit(guarded, "fuzz/" + b.name, work, b, build, ftmp, *fa) for b in fuzzers]
             for f in concurrent.futures.as_completed(futs):
                 for o in f.result():
                     reporter.report(label, o)
@@ -347,7 +494,12 @@ def main() -> int:
     ap.add_argument("--only", action="append", metavar="PATTERN", help="run only tests whose name matches")
     ap.add_argument("-j", "--jobs", type=int, default=0, metavar="N",
                     help="parallel jobs (default: CPUs for unit/fuzz, 2x CPUs up to 6 for integration)")
-    ap.add_argument("--fuzz-time", type=int, default=10, metavar="S", help="seconds per fuzzer (default 10)")
+    ap.add_argument("--fuzz-soak", action="store_true",
+                    help="fuzz phase: open-ended fuzzing with random seeds instead of the deterministic smoke run")
+    ap.add_argument("--fuzz-time", type=int, default=60, metavar="S",
+                    help="with --fuzz-soak: seconds per fuzzer (default 60)")
+    ap.add_argument("--fuzz-merge", action="store_true",
+                    help="fuzz phase: merge each soak corpus's new-coverage inputs into tests/fuzz/corpus/")
     ap.add_argument("--phases", default="unit,fuzz,integration",
                     help="comma-separated subset of unit,fuzz,integration")
     ap.add_argument("--keep-tmp", action="store_true", help="keep every work directory")

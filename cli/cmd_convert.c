@@ -20,7 +20,9 @@ static void convert_usage(FILE *f)
 	      "Convert a disk image. IN may be qcow2 (v2/v3, zlib or zstd compressed clusters,\n"
 	      "extended L2), vmdk (monolithicSparse, streamOptimized) or raw, optionally inside\n"
 	      "an xz, gzip, zstd or bzip2 stream; formats are detected from content, never from\n"
-	      "the file name. OUT is written atomically (or '-' for raw on stdout); raw output\n"
+	      "the file name; other formats qemu-img reads (VHD, VHDX, VDI, QED, Parallels,\n"
+	      "Bochs, cloop, DMG, LUKS, QCOW v1) are recognised and refused (exit 6).\n"
+	      "OUT is written atomically (or '-' for raw on stdout); raw output\n"
 	      "is sparse.\n"
 	      "\n"
 	      "Options:\n"
@@ -30,7 +32,11 @@ static void convert_usage(FILE *f)
 	      "      --cluster-size N    qcow2 output: cluster size in bytes (512 ... 2097152,\n"
 	      "                          power of two; default 65536)\n"
 	      "      --max-size N        refuse a compressed stream that decodes to more than N\n"
-	      "                          bytes (suffixes K, M, G, T; default 64G)\n"
+	      "                          bytes, or a qcow2/vmdk whose tables describe more than\n"
+	      "                          N bytes of data (suffixes K, M, G, T; default 64G)\n"
+	      "      --input-format F    auto (default: detect qcow2, vmdk, raw; refuse formats\n"
+	      "                          imgfetch does not read, such as VHDX or VDI) or raw\n"
+	      "                          (take the decompressed bytes as a raw disk as they are)\n"
 	      "      --block-zero MODE   raw output to a block device: 'check' (default: write\n"
 	      "                          zeros only where the device is not zero), 'zeroout'\n"
 	      "                          (BLKZEROOUT) or 'discard' (BLKDISCARD)\n"
@@ -94,6 +100,12 @@ static int run_with_ctx(int verbosity, imgfetch_ctx **ret_ctx, cli_output *out)
 static void print_info_human(const imgfetch_image_info *i)
 {
 	printf("format:          %s%s%s\n", i->format, i->container ? " in " : "", i->container ? i->container : "");
+	if (!i->supported) {
+		printf("supported:       no (imgfetch does not read %s images; convert with qemu-img first)\n",
+		       i->format);
+		printf("file size:       %" PRIu64 " bytes\n", i->file_size);
+		return;
+	}
 	printf("virtual size:    %" PRIu64 " bytes (%.2f GiB)\n", i->virtual_size, (double)i->virtual_size / (1 << 30));
 	printf("file size:       %" PRIu64 " bytes\n", i->file_size);
 	if (i->allocated_known)
@@ -199,6 +211,7 @@ int cmd_convert(int argc, char **argv)
 		{ "compress", required_argument, NULL, 'C' },
 		{ "cluster-size", required_argument, NULL, 'S' },
 		{ "max-size", required_argument, NULL, 'M' },
+		{ "input-format", required_argument, NULL, 'I' },
 		{ "threads", required_argument, NULL, 'j' },
 		{ "block-zero", required_argument, NULL, 'Z' },
 		{ "json", no_argument, NULL, 'J' },
@@ -231,6 +244,13 @@ int cmd_convert(int argc, char **argv)
 			}
 			break;
 		case 'C': o.compress = optarg; break;
+		case 'I':
+			if (strcmp(optarg, "raw") != 0 && strcmp(optarg, "auto") != 0) {
+				fprintf(stderr, "imgfetch convert: --input-format takes auto or raw, not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			o.input_format = optarg;
+			break;
 		case 'S':
 			if (!parse_size(optarg, &v) || v > UINT32_MAX) {
 				fprintf(stderr, "imgfetch convert: bad --cluster-size '%s'\n", optarg);

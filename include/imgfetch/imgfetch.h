@@ -252,7 +252,11 @@ char *imgfetch_get_result_to_json(const imgfetch_get_result *r);
 
 /* Format and sizes of a disk image file, possibly inside a compressed stream. */
 typedef struct imgfetch_image_info {
-	char *format;             /* "qcow2", "vmdk" or "raw" */
+	char *format;             /* "qcow2", "vmdk", "raw", "zvol"; or, with supported false, qemu-img's
+	                             name of a format imgfetch recognises but does not read ("vhdx",
+	                             "vpc", "vdi", "qed", "parallels", "bochs", "cloop", "dmg", "luks",
+	                             "qcow", "vmdk" for COWD); sizes other than file_size are then 0 */
+	bool supported;           /* false: convert refuses it (IMGFETCH_E_FORMAT) */
 	char *container;          /* stream compression around it: "xz", "gzip", "zstd", "bzip2", or NULL */
 	uint64_t virtual_size;    /* bytes of the guest disk */
 	uint64_t file_size;       /* bytes of the file as given */
@@ -319,6 +323,13 @@ typedef enum imgfetch_block_zero {
 
 typedef struct imgfetch_convert_opts {
 	const char *input;          /* path; the format and any stream compression are detected */
+	/* with has_input_fd: read input_fd (borrowed, left open, its offset unused)
+	 * instead of opening `input`, which then only names it in messages; how a
+	 * caller converts exactly the file it verified */
+	bool has_input_fd;
+	int input_fd;
+	const char *input_format;   /* NULL or "auto": detect; "raw": the (decompressed) bytes are a raw
+	                               disk, whatever they look like */
 	const char *output;         /* path, or "-" for stdout (raw only) */
 	imgfetch_image_format format;
 	const char *compress;       /* qcow2 output: NULL or "none", "zlib", "zstd" */

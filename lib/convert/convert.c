@@ -28,7 +28,8 @@ static imgfetch_image_info *info_from(const conv_input *in)
 	if (!i)
 		return NULL;
 	const img_info *ri = in->reader ? &in->reader->info : NULL;
-	i->format = strdup(in->format ? in->format : ri ? ri->format : "raw");
+	i->format = strdup(in->foreign ? in->foreign->id : in->format ? in->format : ri ? ri->format : "raw");
+	i->supported = !in->foreign;
 	i->container = in->container != COMPRESS_NONE ? strdup(compress_name(in->container)) : NULL;
 	i->virtual_size = in->virtual_size;
 	i->file_size = in->file_size;
@@ -68,6 +69,7 @@ char *imgfetch_image_info_to_json(const imgfetch_image_info *i)
 		return NULL;
 	int bad = 0;
 	bad |= json_object_set_new(j, "format", json_string(i->format));
+	bad |= json_object_set_new(j, "supported", json_boolean(i->supported));
 	bad |= json_object_set_new(j, "container", i->container ? json_string(i->container) : json_null());
 	bad |= json_object_set_new(j, "virtual_size", json_integer((json_int_t)i->virtual_size));
 	bad |= json_object_set_new(j, "file_size", json_integer((json_int_t)i->file_size));
@@ -134,12 +136,21 @@ imgfetch_status imgfetch_image_info_read(imgfetch_ctx *ctx, const char *path, ui
 		.max_size = max_size ? max_size : IMGFETCH_DEFAULT_MAX_SIZE,
 		.tmp_dir = tmp,
 		.allow_unpack = true,
+		.report_foreign = true,
 	};
 	conv_input in;
 	ctx->error[0] = '\0';
-	imgfetch_status st = conv_input_open(ctx, path, &io, &in);
+	imgfetch_status st = conv_input_open(ctx, path, -1, &io, &in);
 	if (st < 0)
 		return st;
+	if (in.foreign) {
+		imgfetch_image_info *info = info_from(&in);
+		conv_input_close(&in);
+		if (!info)
+			return ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
+		*ret = info;
+		return IMGFETCH_OK;
+	}
 	if (in.zfs && in.stream) {
 		/* The volume size is in the stream's last records: decode it all. */
 		char err[512] = "";
@@ -174,8 +185,11 @@ imgfetch_status imgfetch_image_info_read(imgfetch_ctx *ctx, const char *path, ui
 	if (in.zfs) {
 		info->allocated_known = true;
 		info->allocated_bytes = in.zfs_info.data_bytes;
+	} else if (in.data_known) {
+		info->allocated_known = true;
+		info->allocated_bytes = in.data_bytes;
 	} else if (in.reader) {
-		/* The map is metadata only: cheap even for a large image. */
+		/* raw: the map is holes and data, from SEEK_HOLE/SEEK_DATA. */
 		uint64_t off = 0, data = 0;
 		while (off < in.virtual_size) {
 			img_extent x;
@@ -217,6 +231,10 @@ static imgfetch_status validate(imgfetch_ctx *ctx, const imgfetch_convert_opts *
 		return ifx_fail(ctx, IMGFETCH_E_INVALID, "unknown output format");
 	if (o->zvol && o->format != IMGFETCH_FORMAT_ZVOL)
 		return ifx_fail(ctx, IMGFETCH_E_INVALID, "zvol options apply to zvol output only");
+	if (o->input_format && strcmp(o->input_format, "raw") != 0 && strcmp(o->input_format, "auto") != 0)
+		return ifx_fail(ctx, IMGFETCH_E_INVALID, "unknown input format '%s': use auto or raw", o->input_format);
+	if (o->has_input_fd && o->input_fd < 0)
+		return ifx_fail(ctx, IMGFETCH_E_INVALID, "convert: has_input_fd without a descriptor");
 	*comp = QCOW2_COMPRESS_NONE;
 	if (o->compress && strcmp(o->compress, "none") != 0) {
 		if (o->format != IMGFETCH_FORMAT_QCOW2)
@@ -458,9 +476,10 @@ imgfetch_status imgfetch_convert(imgfetch_ctx *ctx, const imgfetch_convert_opts 
 		 * native zvol writer learns it at the end. */
 		.need_size = o->format == IMGFETCH_FORMAT_QCOW2 ||
 		             (o->format == IMGFETCH_FORMAT_ZVOL && o->zvol && o->zvol->builder == IMGFETCH_ZVOL_ZFS),
+		.input_raw = o->input_format && strcmp(o->input_format, "raw") == 0,
 	};
 	conv_input in;
-	st = conv_input_open(ctx, o->input, &io, &in);
+	st = conv_input_open(ctx, o->input, o->has_input_fd ? o->input_fd : -1, &io, &in);
 	if (st < 0)
 		return st;
 

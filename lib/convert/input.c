@@ -20,20 +20,81 @@
 
 #define SNIFF_BYTES 4096u
 
-static imgfetch_status open_reader(imgfetch_ctx *ctx, conv_input *in, int fd, const char *what)
+/* qcow2 and vmdk tables may point many guest clusters at one stored cluster
+ * (legal: snapshots and deduplication do it), so a 12 MiB file can describe
+ * 64 TiB of data. Before anything is written the map is walked, metadata
+ * only, and the data it describes is held to max_size; the walk stops at the
+ * cap, so it costs at most max_size / cluster size steps. A raw file's data
+ * is bytes it really holds and needs no such bound. */
+static imgfetch_status bound_data(imgfetch_ctx *ctx, conv_input *in, const char *what, uint64_t max_size)
 {
-	unsigned char head[512];
+	uint64_t off = 0, data = 0;
+	while (off < in->virtual_size) {
+		if ((off & ((1u << 30) - 1)) == 0 && ifx_cancelled(ctx))
+			return ifx_fail(ctx, IMGFETCH_E_CANCELLED, "%s: cancelled", what);
+		img_extent x;
+		int r = img_map(in->reader, off, in->virtual_size - off, &x);
+		if (r < 0 || x.length == 0 || x.length > in->virtual_size - off)
+			return ifx_fail(ctx, IMGFETCH_E_FORMAT, "%s: %s", what,
+			                img_reader_error(in->reader)[0] ? img_reader_error(in->reader)
+			                                                : strerror(r < 0 ? -r : EIO));
+		if (x.kind == IMG_EXTENT_DATA) {
+			data += x.length;
+			if (data > max_size)
+				return ifx_fail(ctx, IMGFETCH_E_FORMAT,
+				                "%s: its %s tables describe more than %llu bytes of data (--max-size; the "
+				                "file has %llu bytes): refused before anything was written",
+				                what, in->reader->info.format, (unsigned long long)max_size,
+				                (unsigned long long)in->file_size);
+		}
+		off += x.length;
+	}
+	in->data_bytes = data;
+	in->data_known = true;
+	return IMGFETCH_OK;
+}
+
+/* A format imgfetch does not read is refused, not taken for a raw disk. */
+static imgfetch_status refuse_foreign(imgfetch_ctx *ctx, conv_input *in, const img_foreign *f, const char *what,
+                                      const conv_input_opts *o)
+{
+	in->foreign = f;
+	if (o->report_foreign)
+		return IMGFETCH_OK;
+	return ifx_fail(ctx, IMGFETCH_E_FORMAT,
+	                "%s is a %s image, a format imgfetch does not read; convert it with qemu-img first (qemu-img "
+	                "convert -f %s -O qcow2 IN OUT), or pass --input-format raw if its bytes are a raw disk",
+	                what, f->name, f->id);
+}
+
+static imgfetch_status open_reader(imgfetch_ctx *ctx, conv_input *in, int fd, const char *what,
+                                   const conv_input_opts *o)
+{
+	unsigned char head[512], tail[512];
 	ssize_t n = pread(fd, head, sizeof(head), 0);
 	if (n < 0)
 		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot read %s: %s", what, strerror(errno));
-	const char *fmt = img_probe(head, (size_t)n);
+	const char *fmt = NULL;
 	char err[512] = "";
 	int r;
+	if (!o->input_raw) {
+		/* Trailers (a fixed VHD's footer, DMG's koly block) need the end. */
+		uint64_t size = 0;
+		ssize_t t = -1;
+		if (img_file_size(fd, &size, err, sizeof(err)) == 0 && size >= sizeof(tail))
+			t = pread(fd, tail, sizeof(tail), (off_t)(size - sizeof(tail)));
+		const img_foreign *f = img_probe_foreign(head, (size_t)n, t == (ssize_t)sizeof(tail) ? tail : NULL,
+		                                         t == (ssize_t)sizeof(tail) ? sizeof(tail) : 0);
+		if (f)
+			return refuse_foreign(ctx, in, f, what, o);
+		fmt = img_probe(head, (size_t)n);
+		err[0] = '\0';
+	}
 	if (fmt && strcmp(fmt, "qcow2") == 0)
 		r = qcow2_open(fd, &in->reader, err, sizeof(err));
 	else if (fmt && strcmp(fmt, "vmdk") == 0)
 		r = vmdk_open(fd, &in->reader, err, sizeof(err));
-	else if (n >= 21 && memcmp(head, "# Disk DescriptorFile", 21) == 0)
+	else if (!o->input_raw && n >= 21 && memcmp(head, "# Disk DescriptorFile", 21) == 0)
 		return ifx_fail(ctx, IMGFETCH_E_FORMAT,
 		                "%s is a VMDK descriptor that references separate extent files; only single-file "
 		                "(monolithicSparse, streamOptimized) VMDKs are supported",
@@ -47,7 +108,7 @@ static imgfetch_status open_reader(imgfetch_ctx *ctx, conv_input *in, int fd, co
 	}
 	in->virtual_size = in->reader->info.virtual_size;
 	in->size_known = true;
-	return IMGFETCH_OK;
+	return fmt ? bound_data(ctx, in, what, o->max_size) : IMGFETCH_OK;
 }
 
 typedef struct sniff {
@@ -113,9 +174,11 @@ static int unpack_out(void *u, const void *buf, size_t n)
 	return r;
 }
 
-static imgfetch_status unpack_to_temp(imgfetch_ctx *ctx, conv_input *in, const char *path, const char *tmp_dir,
-                                      uint64_t max_size, unsigned threads)
+static imgfetch_status unpack_to_temp(imgfetch_ctx *ctx, conv_input *in, const char *path, const conv_input_opts *o)
 {
+	const char *tmp_dir = o->tmp_dir;
+	uint64_t max_size = o->max_size;
+	unsigned threads = o->threads;
 	in->tmp_fd = open(tmp_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (in->tmp_fd < 0)
 		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot create a temporary file in %s to unpack %s: %s", tmp_dir,
@@ -130,7 +193,9 @@ static imgfetch_status unpack_to_temp(imgfetch_ctx *ctx, conv_input *in, const c
 		return ifx_fail(ctx, format ? IMGFETCH_E_FORMAT : IMGFETCH_E_FAILED, "%s: %s", path,
 		                err[0] ? err : strerror(-r));
 	}
-	return open_reader(ctx, in, in->tmp_fd, path);
+	conv_input_opts inner = *o;
+	inner.report_foreign = false; /* the stream's contents were probed already */
+	return open_reader(ctx, in, in->tmp_fd, path, &inner);
 }
 
 typedef struct sparse_out {
@@ -184,13 +249,17 @@ static imgfetch_status open_zfs(imgfetch_ctx *ctx, conv_input *in, const char *p
 	return IMGFETCH_OK;
 }
 
-imgfetch_status conv_input_open(imgfetch_ctx *ctx, const char *path, const conv_input_opts *o, conv_input *ret)
+imgfetch_status conv_input_open(imgfetch_ctx *ctx, const char *path, int fd, const conv_input_opts *o,
+                                conv_input *ret)
 {
 	conv_input in = { .fd = -1, .tmp_fd = -1 };
 	imgfetch_status st;
 	struct stat sb;
 
-	in.fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* A descriptor handed over is the file that was verified: using it, and
+	 * never the name again, is what makes the converted bytes the verified
+	 * ones. Ours is a duplicate, so that closing it is always ours to do. */
+	in.fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : open(path, O_RDONLY | O_CLOEXEC);
 	if (in.fd < 0)
 		return ifx_fail(ctx, errno == ENOENT ? IMGFETCH_E_NOT_FOUND : IMGFETCH_E_FAILED, "cannot open %s: %s",
 		                path, strerror(errno));
@@ -210,7 +279,8 @@ imgfetch_status conv_input_open(imgfetch_ctx *ctx, const char *path, const conv_
 	}
 	in.container = compress_detect(head, (size_t)n);
 	if (in.container == COMPRESS_NONE) {
-		st = zfs_stream_probe(head, (size_t)n) ? open_zfs(ctx, &in, path, o) : open_reader(ctx, &in, in.fd, path);
+		st = !o->input_raw && zfs_stream_probe(head, (size_t)n) ? open_zfs(ctx, &in, path, o)
+		                                                        : open_reader(ctx, &in, in.fd, path, o);
 		if (st < 0)
 			goto fail;
 		*ret = in;
@@ -221,15 +291,24 @@ imgfetch_status conv_input_open(imgfetch_ctx *ctx, const char *path, const conv_
 	st = sniff_stream(ctx, &in, path, &s);
 	if (st < 0)
 		goto fail;
-	if (zfs_stream_probe(s.buf, s.len)) {
+	if (!o->input_raw && zfs_stream_probe(s.buf, s.len)) {
 		st = open_zfs(ctx, &in, path, o);
 		if (st < 0)
 			goto fail;
 		*ret = in;
 		return IMGFETCH_OK;
 	}
-	const char *inner = img_probe(s.buf, s.len);
-	if (!inner && s.len >= 21 && memcmp(s.buf, "# Disk DescriptorFile", 21) == 0) {
+	/* In a stream there is no end to look at; the head says enough. */
+	const img_foreign *f = o->input_raw ? NULL : img_probe_foreign(s.buf, s.len, NULL, 0);
+	if (f) {
+		st = refuse_foreign(ctx, &in, f, path, o);
+		if (st < 0)
+			goto fail;
+		*ret = in; /* report_foreign */
+		return IMGFETCH_OK;
+	}
+	const char *inner = o->input_raw ? NULL : img_probe(s.buf, s.len);
+	if (!inner && !o->input_raw && s.len >= 21 && memcmp(s.buf, "# Disk DescriptorFile", 21) == 0) {
 		st = ifx_fail(ctx, IMGFETCH_E_FORMAT, "%s holds a VMDK descriptor that references separate extent files",
 		              path);
 		goto fail;
@@ -252,7 +331,7 @@ imgfetch_status conv_input_open(imgfetch_ctx *ctx, const char *path, const conv_
 		if (!in.size_known && o->need_size) {
 			/* The writer must know the size up front: unpack, then read it as raw. */
 			in.stream = false;
-			st = unpack_to_temp(ctx, &in, path, o->tmp_dir, o->max_size, o->threads);
+			st = unpack_to_temp(ctx, &in, path, o);
 			if (st < 0)
 				goto fail;
 		}
@@ -264,7 +343,7 @@ imgfetch_status conv_input_open(imgfetch_ctx *ctx, const char *path, const conv_
 		              compress_name(in.container));
 		goto fail;
 	}
-	st = unpack_to_temp(ctx, &in, path, o->tmp_dir, o->max_size, o->threads);
+	st = unpack_to_temp(ctx, &in, path, o);
 	if (st < 0)
 		goto fail;
 	*ret = in;

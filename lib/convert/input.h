@@ -10,11 +10,13 @@
 #include "zfs/send_reader.h"
 
 typedef struct conv_input_opts {
-	uint64_t max_size;   /* cap on decoded stream output */
+	uint64_t max_size;   /* cap on decoded stream output and on the data a qcow2/vmdk describes */
 	const char *tmp_dir; /* where a compressed qcow2/vmdk is unpacked */
 	unsigned threads;
 	bool allow_unpack;   /* false: refuse a qcow2/vmdk inside a stream */
 	bool need_size;      /* a raw stream of unknown size (gzip, bzip2) is unpacked first */
+	bool input_raw;      /* take the bytes as a raw disk, whatever they look like (--input-format raw) */
+	bool report_foreign; /* a format imgfetch does not read opens as in->foreign (for info) instead of failing */
 } conv_input_opts;
 
 typedef struct conv_input {
@@ -28,11 +30,16 @@ typedef struct conv_input {
 	img_reader *reader;      /* random access (not in stream mode) */
 	uint64_t virtual_size;
 	bool size_known;         /* false for a gzip/bzip2 stream until decoded */
+	bool data_known;         /* qcow2/vmdk: data_bytes is the sum of the map's data extents */
+	uint64_t data_bytes;
 	bool zfs;                /* a zvol's zfs send stream (decoded sequentially unless unpacked) */
 	const char *format;      /* static; what the input is ("zvol"), NULL: the reader's format */
+	const img_foreign *foreign; /* report_foreign: a format imgfetch does not read (no reader then) */
 	zfs_recv_info zfs_info;  /* zfs and unpacked: what the stream said */
 } conv_input;
 
-IMGFETCH_WARN_UNUSED imgfetch_status conv_input_open(imgfetch_ctx *ctx, const char *path, const conv_input_opts *o,
-                                                     conv_input *ret);
+/* Opens path, or, when fd >= 0, reads fd (borrowed; path then only names it
+ * in messages). */
+IMGFETCH_WARN_UNUSED imgfetch_status conv_input_open(imgfetch_ctx *ctx, const char *path, int fd,
+                                                     const conv_input_opts *o, conv_input *ret);
 void conv_input_close(conv_input *in);

@@ -102,23 +102,23 @@ static int hexval(char c)
 
 /* The UUID needs the digest of the source file: one sequential read when
  * the caller does not already know it (fetch does). */
-static imgfetch_status hash_input(imgfetch_ctx *ctx, const char *path, char out[65])
+static imgfetch_status hash_input(imgfetch_ctx *ctx, int fd, const char *label, char out[65])
 {
-	ifx_log(ctx, IMGFETCH_LOG_INFO, "computing the sha256 of %s for the image UUID", path);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot open %s: %s", path, strerror(errno));
+	ifx_log(ctx, IMGFETCH_LOG_INFO, "computing the sha256 of %s for the image UUID", label);
 	digest *d = digest_new(IMGFETCH_HASH_SHA256);
 	unsigned char *buf = malloc(1u << 20);
 	int r = d && buf ? 0 : -ENOMEM;
-	while (r == 0) {
-		ssize_t n = read(fd, buf, 1u << 20);
+	/* pread on the input's own descriptor: the bytes hashed are the bytes
+	 * converted, whatever happens to the name meanwhile. */
+	for (off_t off = 0; r == 0;) {
+		ssize_t n = pread(fd, buf, 1u << 20, off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			r = -errno;
 		if (n <= 0)
 			break;
+		off += n;
 		r = digest_update(d, buf, (size_t)n);
 		if (ifx_cancelled(ctx))
 			r = -ECANCELED;
@@ -127,11 +127,10 @@ static imgfetch_status hash_input(imgfetch_ctx *ctx, const char *path, char out[
 		r = digest_final_hex(d, out);
 	free(buf);
 	digest_free(d);
-	close(fd);
 	if (r == -ECANCELED)
-		return ifx_fail(ctx, IMGFETCH_E_CANCELLED, "%s: cancelled", path);
+		return ifx_fail(ctx, IMGFETCH_E_CANCELLED, "%s: cancelled", label);
 	if (r < 0)
-		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot hash %s: %s", path, strerror(-r));
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot hash %s: %s", label, strerror(-r));
 	return IMGFETCH_OK;
 }
 
@@ -274,7 +273,7 @@ imgfetch_status convert_zvol(imgfetch_ctx *ctx, const imgfetch_convert_opts *o, 
 	char sha256[65];
 	if (z->source_sha256)
 		memcpy(sha256, z->source_sha256, sizeof(sha256));
-	else if ((st = hash_input(ctx, o->input, sha256)) < 0)
+	else if ((st = hash_input(ctx, in->fd, label, sha256)) < 0)
 		return st;
 	char uuid[37];
 	if (imgfetch_image_uuid(sha256, uuid) != IMGFETCH_OK)

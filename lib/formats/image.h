@@ -116,6 +116,19 @@ int vmdk_open(int fd, img_reader **ret, char *err, size_t errlen);
  * with a message in err. */
 int img_file_size(int fd, uint64_t *ret, char *err, size_t errlen);
 
+/* A disk image format imgfetch does not read (formats/foreign.c). */
+typedef struct img_foreign {
+	const char *id;   /* qemu-img's name: "vhdx", "vpc", "vdi", ... */
+	const char *name; /* for people: "VHDX", "VHD", ... */
+} img_foreign;
+
+/* Recognises the formats qemu-img reads and imgfetch does not, from the
+ * first bytes of a file (at least 512 wanted) and, when the file can be
+ * seeked, its last bytes (tail: at least 512, NULL when unknown). NULL when
+ * none matches. Checked before img_probe(): a QCOW version 1 header shares
+ * qcow2's magic. */
+const img_foreign *img_probe_foreign(const void *head, size_t len, const void *tail, size_t tail_len);
+
 /* Recognises a format from the first bytes of a file (at least 512 wanted).
  * Returns "qcow2", "vmdk" or NULL (anything else is raw, or compressed: see
  * compress_detect()). */

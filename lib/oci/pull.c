@@ -343,28 +343,35 @@ static imgfetch_status install_blob(imgfetch_ctx *ctx, oci_client *c, const oci_
 		return st;
 	}
 
-	/* Converted: the blob goes to a named temp file beside the output first. */
+	/* Converted: the blob goes to a temporary file beside the output, which
+	 * loses its name at once: the conversion reads the very descriptor the
+	 * digest was computed through, so no one can put other bytes under a
+	 * name between verification and use, and a killed run leaves nothing. */
 	_cleanup_free_ char *dir = dir_of(dest);
 	_cleanup_free_ char *tmp = NULL;
 	if (!dir || asprintf(&tmp, "%s/" ATOMIC_TMP_MARK "pull-XXXXXX", dir) < 0)
 		return ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
-	int fd = mkostemp(tmp, O_CLOEXEC);
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0 && (fd = mkostemp(tmp, O_CLOEXEC)) >= 0)
+		unlink(tmp); /* a file system without O_TMPFILE */
 	if (fd < 0)
 		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot create a temporary file in %s: %s", dir,
 		                strerror(errno));
 	st = blob_to_fd(ctx, c, d, fd, dest);
-	close(fd);
 	if (st == IMGFETCH_OK) {
 		imgfetch_convert_opts co = {
-			.input = tmp,
+			.input = d->digest,
+			.has_input_fd = true,
+			.input_fd = fd,
 			.output = dest,
+			.tmp_dir = dir,
 			.format = fmt == IMGFETCH_PULL_QCOW2 ? IMGFETCH_FORMAT_QCOW2 : IMGFETCH_FORMAT_RAW,
 		};
 		imgfetch_convert_result *cr = NULL;
 		st = imgfetch_convert(ctx, &co, &cr);
 		imgfetch_convert_result_free(cr);
 	}
-	unlink(tmp);
+	close(fd);
 	return st;
 }
 

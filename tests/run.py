@@ -41,6 +41,7 @@ import concurrent.futures
 import fnmatch
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -233,7 +234,7 @@ def run_unit(binary: Path, build: Path) -> list[Outcome]:
 # The smoke run of `make check` must pass or fail the same way on every run of
 # a commit, so nothing in it may depend on time, on the machine or on where
 # the tree lives: a fixed seed, a fixed number of executions, the committed
-# corpus fed in name order, no corpus reloading, and a fixed process image
+# corpus fed in a fixed order, no corpus reloading, and a fixed process image
 # (libFuzzer's stack-depth feature and its compare tables see addresses, so
 # the environment, the paths on the command line and ASLR are pinned too).
 FUZZ_SEED = 1
@@ -277,13 +278,13 @@ def fuzz_seeds(short: str) -> list[Path]:
     return sorted((f for f in src.iterdir() if f.is_file()), key=lambda f: f.name) if src.is_dir() else []
 
 
-def _fuzz_failure(name: str, rc: int | None, text: str, artifacts: Path, seeds: list[Path],
+def _fuzz_failure(name: str, rc: int | None, text: str, artifacts: list[Path], seeds: list[Path],
                   timeout: float, repro: str) -> Outcome:
     if rc is None:
         return Outcome(name, False, "timed out after %ds\n%s" % (timeout, tail(text, 40)))
     lines = []
     by_content = {f.read_bytes(): f for f in seeds}
-    for a in sorted(artifacts.iterdir()):
+    for a in artifacts:
         seed = by_content.get(a.read_bytes())
         lines.append("artifact: %s%s" % (a, (" (= committed input %s)" % seed.relative_to(REPO)) if seed else ""))
     lines.append("reproduce: " + repro)
@@ -316,9 +317,15 @@ def run_fuzz(binary: Path, build: Path, tmp: Path) -> Outcome:
     limit = 600
     rc, out, _err, secs = run_process(no_aslr_prefix() + argv, limit, cwd=work, merge=True, env=FUZZ_ENV)
     if rc != 0 or sanitizer_findings(out):
-        repro = "%s -seed=%d -runs=%d %s  (or one input: %s ARTIFACT)" % (
-            binary, FUZZ_SEED, runs, FUZZ_CORPUS / short, binary)
-        return _fuzz_failure(name, rc, out, work / "artifacts", seeds, limit, repro)
+        # The exact run, replayable from its kept work directory (new inputs
+        # go to its new/, never into the committed corpus).
+        script = work / "reproduce.sh"
+        env = " ".join("%s=%s" % (k, shlex.quote(v)) for k, v in FUZZ_ENV.items())
+        script.write_text("#!/bin/sh\ncd %s && rm -rf new && mkdir new && exec env -i %s %s\n"
+                          % (shlex.quote(str(work)), env, shlex.join(no_aslr_prefix() + argv)))
+        script.chmod(0o755)
+        repro = "%s (the same run), or one input: %s ARTIFACT" % (script, binary)
+        return _fuzz_failure(name, rc, out, sorted((work / "artifacts").iterdir()), seeds, limit, repro)
     m = re.search(r"^#\d+\s+DONE\s+cov: (\d+) ft: (\d+)", out, re.M)
     note = "%d inputs, %d runs from seed %d%s, %.1fs" % (
         len(seeds), runs, FUZZ_SEED, (", cov %s ft %s" % m.groups()) if m else "", secs)
@@ -351,12 +358,7 @@ def run_fuzz_soak(binary: Path, build: Path, tmp: Path, seconds: int) -> Outcome
     rc, out, _err, secs = run_process(argv, limit, cwd=home, merge=True)
     (home / "last.log").write_text(out)
     if rc != 0 or sanitizer_findings(out):
-        new = artifacts
-        if set(artifacts.iterdir()) - before:
-            new = tmp / binary.name
-            new.mkdir(parents=True, exist_ok=True)
-            for a in set(artifacts.iterdir()) - before:
-                os.symlink(a, new / a.name)
+        new = sorted(set(artifacts.iterdir()) - before)
         repro = ("%s ARTIFACT; once fixed, add it as %s/regress-WHAT so that `make check` replays it"
                  % (binary, (FUZZ_CORPUS / short).relative_to(REPO)))
         return _fuzz_failure(name + " (seed %d)" % seed, rc, out, new, fuzz_seeds(short), limit, repro)

@@ -185,28 +185,16 @@ imgfetch_status imgfetch_image_info_read(imgfetch_ctx *ctx, const char *path, ui
 	if (in.zfs) {
 		info->allocated_known = true;
 		info->allocated_bytes = in.zfs_info.data_bytes;
-	} else if (in.data_known) {
-		info->allocated_known = true;
-		info->allocated_bytes = in.data_bytes;
 	} else if (in.reader) {
-		/* raw: the map is holes and data, from SEEK_HOLE/SEEK_DATA. */
-		uint64_t off = 0, data = 0;
-		while (off < in.virtual_size) {
-			img_extent x;
-			int r = img_map(in.reader, off, in.virtual_size - off, &x);
-			if (r < 0 || x.length == 0) {
-				st = ifx_fail(ctx, IMGFETCH_E_FORMAT, "%s: %s", path,
-				              img_reader_error(in.reader)[0] ? img_reader_error(in.reader) : strerror(-r));
-				imgfetch_image_info_free(info);
-				conv_input_close(&in);
-				return st;
-			}
-			if (x.kind == IMG_EXTENT_DATA)
-				data += x.length;
-			off += x.length;
+		/* qcow2 and vmdk were counted on open; raw is counted here, from
+		 * SEEK_DATA/SEEK_HOLE, and holds the bytes it counts. */
+		if (!in.data_known && (st = conv_input_count_data(ctx, &in, path, UINT64_MAX)) < 0) {
+			imgfetch_image_info_free(info);
+			conv_input_close(&in);
+			return st;
 		}
 		info->allocated_known = true;
-		info->allocated_bytes = data;
+		info->allocated_bytes = in.data_bytes;
 	}
 	conv_input_close(&in);
 	*ret = info;

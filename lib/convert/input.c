@@ -8,6 +8,7 @@
  */
 #include "convert/input.h"
 #include "convert/zfs_source.h"
+#include "store/atomic.h"
 #include "util/fileio.h"
 
 #include <errno.h>
@@ -26,11 +27,11 @@
  * only, and the data it describes is held to max_size; the walk stops at the
  * cap, so it costs at most max_size / cluster size steps. A raw file's data
  * is bytes it really holds and needs no such bound. */
-static imgfetch_status bound_data(imgfetch_ctx *ctx, conv_input *in, const char *what, uint64_t max_size)
+imgfetch_status conv_input_count_data(imgfetch_ctx *ctx, conv_input *in, const char *what, uint64_t max_size)
 {
 	uint64_t off = 0, data = 0;
-	while (off < in->virtual_size) {
-		if ((off & ((1u << 30) - 1)) == 0 && ifx_cancelled(ctx))
+	for (uint64_t step = 0; off < in->virtual_size; step++) {
+		if (step % 65536 == 0 && ifx_cancelled(ctx))
 			return ifx_fail(ctx, IMGFETCH_E_CANCELLED, "%s: cancelled", what);
 		img_extent x;
 		int r = img_map(in->reader, off, in->virtual_size - off, &x);
@@ -55,7 +56,7 @@ static imgfetch_status bound_data(imgfetch_ctx *ctx, conv_input *in, const char 
 }
 
 /* A format imgfetch does not read is refused, not taken for a raw disk. */
-static imgfetch_status refuse_foreign(imgfetch_ctx *ctx, conv_input *in, const img_foreign *f, const char *what,
+static imgfetch_status foreign_found(imgfetch_ctx *ctx, conv_input *in, const img_foreign *f, const char *what,
                                       const conv_input_opts *o)
 {
 	in->foreign = f;
@@ -86,7 +87,7 @@ static imgfetch_status open_reader(imgfetch_ctx *ctx, conv_input *in, int fd, co
 		const img_foreign *f = img_probe_foreign(head, (size_t)n, t == (ssize_t)sizeof(tail) ? tail : NULL,
 		                                         t == (ssize_t)sizeof(tail) ? sizeof(tail) : 0);
 		if (f)
-			return refuse_foreign(ctx, in, f, what, o);
+			return foreign_found(ctx, in, f, what, o);
 		fmt = img_probe(head, (size_t)n);
 		err[0] = '\0';
 	}
@@ -108,7 +109,7 @@ static imgfetch_status open_reader(imgfetch_ctx *ctx, conv_input *in, int fd, co
 	}
 	in->virtual_size = in->reader->info.virtual_size;
 	in->size_known = true;
-	return fmt ? bound_data(ctx, in, what, o->max_size) : IMGFETCH_OK;
+	return fmt ? conv_input_count_data(ctx, in, what, o->max_size) : IMGFETCH_OK;
 }
 
 typedef struct sniff {
@@ -176,18 +177,16 @@ static int unpack_out(void *u, const void *buf, size_t n)
 
 static imgfetch_status unpack_to_temp(imgfetch_ctx *ctx, conv_input *in, const char *path, const conv_input_opts *o)
 {
-	const char *tmp_dir = o->tmp_dir;
-	uint64_t max_size = o->max_size;
-	unsigned threads = o->threads;
-	in->tmp_fd = open(tmp_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (in->tmp_fd < 0)
-		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot create a temporary file in %s to unpack %s: %s", tmp_dir,
-		                path, strerror(errno));
+	int fd = scratch_file_open(o->tmp_dir);
+	if (fd < 0)
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot create a temporary file in %s to unpack %s: %s", o->tmp_dir,
+		                path, strerror(-fd));
+	in->tmp_fd = fd;
 	ifx_log(ctx, IMGFETCH_LOG_INFO, "unpacking %s stream of %s into a temporary file in %s",
-	        compress_name(in->container), path, tmp_dir);
+	        compress_name(in->container), path, o->tmp_dir);
 	unpack p = { .fd = in->tmp_fd };
 	char err[512] = "";
-	int r = decompress_fd(in->fd, in->container, threads, max_size, unpack_out, &p, err, sizeof(err));
+	int r = decompress_fd(in->fd, in->container, o->threads, o->max_size, unpack_out, &p, err, sizeof(err));
 	if (r < 0) {
 		bool format = r == -EBADMSG || r == -EFBIG || r == -EPIPE;
 		return ifx_fail(ctx, format ? IMGFETCH_E_FORMAT : IMGFETCH_E_FAILED, "%s: %s", path,
@@ -222,10 +221,11 @@ static imgfetch_status open_zfs(imgfetch_ctx *ctx, conv_input *in, const char *p
 		in->stream = true;
 		return IMGFETCH_OK;
 	}
-	in->tmp_fd = open(o->tmp_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (in->tmp_fd < 0)
+	int fd = scratch_file_open(o->tmp_dir);
+	if (fd < 0)
 		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot create a temporary file in %s to unpack %s: %s", o->tmp_dir,
-		                path, strerror(errno));
+		                path, strerror(-fd));
+	in->tmp_fd = fd;
 	ifx_log(ctx, IMGFETCH_LOG_INFO, "unpacking the zfs send stream %s into a temporary file in %s", path, o->tmp_dir);
 	sparse_out so = { .fd = in->tmp_fd };
 	char err[512] = "";
@@ -301,7 +301,7 @@ imgfetch_status conv_input_open(imgfetch_ctx *ctx, const char *path, int fd, con
 	/* In a stream there is no end to look at; the head says enough. */
 	const img_foreign *f = o->input_raw ? NULL : img_probe_foreign(s.buf, s.len, NULL, 0);
 	if (f) {
-		st = refuse_foreign(ctx, &in, f, path, o);
+		st = foreign_found(ctx, &in, f, path, o);
 		if (st < 0)
 			goto fail;
 		*ret = in; /* report_foreign */

@@ -30,7 +30,7 @@ typedef struct conv_input {
 	img_reader *reader;      /* random access (not in stream mode) */
 	uint64_t virtual_size;
 	bool size_known;         /* false for a gzip/bzip2 stream until decoded */
-	bool data_known;         /* qcow2/vmdk: data_bytes is the sum of the map's data extents */
+	bool data_known;         /* data_bytes is the sum of the map's data extents (conv_input_count_data) */
 	uint64_t data_bytes;
 	bool zfs;                /* a zvol's zfs send stream (decoded sequentially unless unpacked) */
 	const char *format;      /* static; what the input is ("zvol"), NULL: the reader's format */
@@ -42,4 +42,9 @@ typedef struct conv_input {
  * in messages). */
 IMGFETCH_WARN_UNUSED imgfetch_status conv_input_open(imgfetch_ctx *ctx, const char *path, int fd,
                                                      const conv_input_opts *o, conv_input *ret);
+/* Walks the reader's map (metadata only) and sets data_bytes, the guest
+ * bytes stored as data; more than max_size is IMGFETCH_E_FORMAT. Done by
+ * conv_input_open for qcow2 and vmdk, whose tables can alias clusters. */
+IMGFETCH_WARN_UNUSED imgfetch_status conv_input_count_data(imgfetch_ctx *ctx, conv_input *in, const char *what,
+                                                           uint64_t max_size);
 void conv_input_close(conv_input *in);

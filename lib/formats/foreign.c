@@ -23,57 +23,47 @@
  */
 #include "formats/image.h"
 
-#include <stdint.h>
 #include <string.h>
 
-static const img_foreign foreign[] = {
-	{ "vpc", "VHD" },       { "vhdx", "VHDX" },   { "vdi", "VDI" },     { "qed", "QED" },
-	{ "parallels", "Parallels" }, { "bochs", "Bochs" }, { "cloop", "cloop" }, { "dmg", "DMG" },
-	{ "luks", "LUKS" },     { "qcow", "QCOW (version 1)" }, { "vmdk", "VMware 3/4 sparse (COWD)" },
+static const img_foreign vpc = { "vpc", "VHD" }, dmg = { "dmg", "DMG" };
+
+/* Magic at a fixed offset of the head. The QCOW v1 entry (magic and version)
+ * must stay ahead of anything qcow2-like; order does not matter otherwise. */
+#define MAGIC(off, lit, id, name) { (off), (lit), sizeof(lit) - 1, { (id), (name) } }
+static const struct head_magic {
+	size_t off;
+	const char *magic;
+	size_t len;
+	img_foreign what;
+} heads[] = {
+	MAGIC(0, "conectix", "vpc", "VHD"),
+	MAGIC(0, "vhdxfile", "vhdx", "VHDX"),
+	MAGIC(64, "\x7f\x10\xda\xbe", "vdi", "VDI"),
+	MAGIC(0, "QED\0", "qed", "QED"),
+	MAGIC(0, "WithoutFreeSpace", "parallels", "Parallels"),
+	MAGIC(0, "WithouFreSpacExt", "parallels", "Parallels"),
+	MAGIC(0, "Bochs Virtual HD Image", "bochs", "Bochs"),
+	MAGIC(0, "#!/bin/sh\n#V2.0 Format\nmodprobe cloop file=$0", "cloop", "cloop"),
+	MAGIC(0, "LUKS\xba\xbe", "luks", "LUKS"),
+	MAGIC(0, "QFI\xfb\0\0\0\x01", "qcow", "QCOW (version 1)"),
+	MAGIC(0, "COWD", "vmdk", "VMware 3/4 sparse (COWD)"),
 };
-
-enum { VPC, VHDX, VDI, QED, PARALLELS, BOCHS, CLOOP, DMG, LUKS, QCOW1, COWD };
-
-static bool at(const unsigned char *p, size_t len, size_t off, const char *magic, size_t n)
-{
-	return len >= off + n && memcmp(p + off, magic, n) == 0;
-}
-
-/* The magic as a string literal, so that its length cannot be miscounted. */
-#define AT(off, lit) at(p, len, (off), (lit), sizeof(lit) - 1)
 
 const img_foreign *img_probe_foreign(const void *head, size_t len, const void *tail, size_t tail_len)
 {
 	const unsigned char *p = head;
-	if (AT(0, "conectix"))
-		return &foreign[VPC];
-	if (AT(0, "vhdxfile"))
-		return &foreign[VHDX];
-	if (AT(64, "\x7f\x10\xda\xbe"))
-		return &foreign[VDI];
-	if (AT(0, "QED\0"))
-		return &foreign[QED];
-	if (AT(0, "WithoutFreeSpace") || AT(0, "WithouFreSpacExt"))
-		return &foreign[PARALLELS];
-	if (AT(0, "Bochs Virtual HD Image"))
-		return &foreign[BOCHS];
-	if (AT(0, "#!/bin/sh\n#V2.0 Format\nmodprobe cloop file=$0"))
-		return &foreign[CLOOP];
-	if (AT(0, "LUKS\xba\xbe"))
-		return &foreign[LUKS];
-	if (AT(0, "QFI\xfb\0\0\0\x01"))
-		return &foreign[QCOW1];
-	if (AT(0, "COWD"))
-		return &foreign[COWD];
+	for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++)
+		if (len >= heads[i].off + heads[i].len && memcmp(p + heads[i].off, heads[i].magic, heads[i].len) == 0)
+			return &heads[i].what;
 	/* Trailers: the last 512 bytes of a seekable file. A fixed VHD's footer
 	 * is the last 512 bytes (511 for some old writers). */
 	const unsigned char *t = tail;
 	if (t && tail_len >= 512) {
 		const unsigned char *f = t + tail_len - 512;
 		if (memcmp(f, "conectix", 8) == 0 || memcmp(f + 1, "conectix", 8) == 0)
-			return &foreign[VPC];
+			return &vpc;
 		if (memcmp(f, "koly", 4) == 0)
-			return &foreign[DMG];
+			return &dmg;
 	}
 	return NULL;
 }

@@ -348,15 +348,11 @@ static imgfetch_status install_blob(imgfetch_ctx *ctx, oci_client *c, const oci_
 	 * digest was computed through, so no one can put other bytes under a
 	 * name between verification and use, and a killed run leaves nothing. */
 	_cleanup_free_ char *dir = dir_of(dest);
-	_cleanup_free_ char *tmp = NULL;
-	if (!dir || asprintf(&tmp, "%s/" ATOMIC_TMP_MARK "pull-XXXXXX", dir) < 0)
+	if (!dir)
 		return ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
-	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0 && (fd = mkostemp(tmp, O_CLOEXEC)) >= 0)
-		unlink(tmp); /* a file system without O_TMPFILE */
+	int fd = scratch_file_open(dir);
 	if (fd < 0)
-		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot create a temporary file in %s: %s", dir,
-		                strerror(errno));
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot create a temporary file in %s: %s", dir, strerror(-fd));
 	st = blob_to_fd(ctx, c, d, fd, dest);
 	if (st == IMGFETCH_OK) {
 		imgfetch_convert_opts co = {

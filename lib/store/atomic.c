@@ -196,3 +196,19 @@ void atomic_sweep_dir(const char *dir, long max_age_s)
 	}
 	closedir(d);
 }
+
+int scratch_file_open(const char *dir)
+{
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+		return fd >= 0 ? fd : -errno;
+	char *tmp = NULL;
+	if (asprintf(&tmp, "%s/" ATOMIC_TMP_MARK "scratch-XXXXXX", dir) < 0)
+		return -ENOMEM;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	int e = errno;
+	if (fd >= 0)
+		unlink(tmp);
+	free(tmp);
+	return fd >= 0 ? fd : -e;
+}

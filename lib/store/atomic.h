@@ -29,5 +29,11 @@ int atomic_file_commit(atomic_file *f);
 /* Discards the content; safe to call after commit or on an unopened file. */
 void atomic_file_abort(atomic_file *f);
 
+/* A scratch file in dir that no name leads to: an O_TMPFILE inode, or where
+ * the file system lacks it a temp file unlinked at once. Read-write,
+ * close-on-exec; the descriptor is the only way to it, so its bytes cannot be
+ * swapped by name and a killed run leaves nothing. fd, or -errno. */
+int scratch_file_open(const char *dir);
+
 /* Removes named temp files in `dir` older than max_age_s whose writer is gone. */
 void atomic_sweep_dir(const char *dir, long max_age_s);

@@ -43,6 +43,7 @@ demo: build
 
 bench: build
 	python3 bench/bench_get.py --imgfetch $(BUILD)/cli/imgfetch
+	python3 bench/bench_signature.py --imgfetch $(BUILD)/cli/imgfetch
 	python3 bench/bench_convert.py --imgfetch $(BUILD)/cli/imgfetch
 	python3 bench/bench_pull.py --imgfetch $(BUILD)/cli/imgfetch
 	python3 bench/bench_zvol.py --imgfetch $(BUILD)/cli/imgfetch

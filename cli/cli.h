@@ -33,6 +33,8 @@ void cli_output_attach(cli_output *out, imgfetch_ctx *ctx);
 /* A context reporting to `out` (which must outlive it) and cancelled by
  * SIGINT/SIGTERM; NULL after printing why. */
 imgfetch_ctx *cli_ctx_new(cli_output *out);
+/* "imgfetch: openpgp signature on URL verified: key FPR, "uid" (file)" on stderr; NULL: nothing. */
+void cli_print_signature(const imgfetch_signature *s);
 /* Clears any progress bar line. */
 void cli_output_clear(cli_output *out);
 

@@ -53,7 +53,12 @@ static void resolve_usage(FILE *f, const char *cmd)
 		      "      --imgapi URL        zvol: the IMGAPI to import into\n"
 		      "      --imgadm CMD        zvol: the imgadm command (default: imgadm)\n"
 		      "      --expected-sha256 HEX  pin the source digest instead of the vendor's verifier\n"
-		      "      --insecure-no-verify   accept an image its vendor publishes no digest for\n"
+		      "      --verify POLICY     auto (default: the strongest evidence the vendor publishes;\n"
+		      "                          a signature, where there is one, must verify), signature\n"
+		      "                          (refuse vendors that sign nothing; exit 3), checksum (a\n"
+		      "                          digest is enough, signatures unchecked), none (no check)\n"
+		      "      --keyring FILE      trust the keys in FILE instead of the shipped ones\n"
+		      "      --insecure-no-verify   the same as --verify none\n"
 		      "      --cache-dir DIR     download cache (default: $XDG_CACHE_HOME/imgfetch)\n"
 		      "      --dry-run           print the plan; download and write nothing\n"
 		      "      --push REF          also push the image (metadata as its config) to a registry\n"
@@ -87,8 +92,10 @@ int cmd_vendors(int argc, char **argv)
 	for (size_t i = 0; i < imgfetch_vendor_count(); i++) {
 		const imgfetch_vendor *v = imgfetch_vendor_at(i);
 		if (!json) {
-			printf("%-14s %-40s %-15s %-7s %s\n               releases: %s\n               verified by: %s\n",
-			       v->name, v->title, v->arches, v->format, v->os, v->releases, v->verifier);
+			printf("%-14s %-40s %-15s %-7s %s\n               releases: %s\n               verified by: %s\n"
+			       "               evidence: %s%s%s\n",
+			       v->name, v->title, v->arches, v->format, v->os, v->releases, v->verifier, v->evidence,
+			       v->signature ? ", " : "", v->signature ? v->signature : "");
 			continue;
 		}
 		json_t *bases = json_object();
@@ -99,9 +106,10 @@ int cmd_vendors(int argc, char **argv)
 		snprintf(tmp, sizeof(tmp), "%s", v->arches);
 		for (char *save = NULL, *t = strtok_r(tmp, " ", &save); t; t = strtok_r(NULL, " ", &save))
 			json_array_append_new(arches, json_string(t));
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:o}", "name", v->name,
-		                                     "title", v->title, "os", v->os, "releases", v->releases, "arches",
-		                                     arches, "format", v->format, "verifier", v->verifier, "homepage",
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s?, s:s, s:o}", "name",
+		                                     v->name, "title", v->title, "os", v->os, "releases", v->releases,
+		                                     "arches", arches, "format", v->format, "verifier", v->verifier,
+		                                     "evidence", v->evidence, "signature", v->signature, "homepage",
 		                                     v->homepage, "bases", bases));
 	}
 	if (json) {
@@ -119,6 +127,7 @@ int cmd_vendors(int argc, char **argv)
 enum {
 	OPT_ARCH = 256, OPT_MIRROR, OPT_CONFIG, OPT_SCHEMATIC, OPT_PROFILE, OPT_CACERT, OPT_FORMAT, OPT_EXPECTED,
 	OPT_INSECURE, OPT_CACHE_DIR, OPT_DRY_RUN, OPT_JSON, OPT_PUSH, OPT_AUTHFILE, OPT_TARGET, OPT_IMGAPI, OPT_IMGADM,
+	OPT_VERIFY, OPT_KEYRING,
 };
 
 static void print_resolved(const imgfetch_resolved *r)
@@ -129,6 +138,11 @@ static void print_resolved(const imgfetch_resolved *r)
 		printf("size:     %llu\n", (unsigned long long)r->size);
 	printf("verifier: %s%s%s\n", r->verifier == IMGFETCH_VERIFIER_NONE ? "trust-only" : imgfetch_verifier_name(r->verifier),
 	       r->sums_url ? " " : "", r->sums_url ? r->sums_url : "");
+	printf("evidence: %s", imgfetch_evidence_name(r->evidence));
+	if (r->evidence == IMGFETCH_EVIDENCE_SIGNATURE)
+		printf(" (%s%s)", r->signature_url ? r->signature_url : r->sums_url,
+		       r->signature_url ? "" : ", clearsigned");
+	printf("\n");
 	if (r->sha256)
 		printf("sha256:   %s\n", r->sha256);
 	if (r->sha512)
@@ -155,6 +169,8 @@ int cmd_catalog(int argc, char **argv)
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "expected-sha256", required_argument, NULL, OPT_EXPECTED },
 		{ "insecure-no-verify", no_argument, NULL, OPT_INSECURE },
+		{ "verify", required_argument, NULL, OPT_VERIFY },
+		{ "keyring", required_argument, NULL, OPT_KEYRING },
 		{ "cache-dir", required_argument, NULL, OPT_CACHE_DIR },
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ "push", required_argument, NULL, OPT_PUSH },
@@ -219,6 +235,14 @@ int cmd_catalog(int argc, char **argv)
 			break;
 		case OPT_EXPECTED: fo.expected_sha256 = optarg; break;
 		case OPT_INSECURE: fo.insecure_no_verify = true; break;
+		case OPT_KEYRING: fo.keyring = optarg; break;
+		case OPT_VERIFY:
+			if (imgfetch_verify_policy_parse(optarg, &fo.verify) < 0) {
+				fprintf(stderr, "imgfetch %s: --verify takes auto, signature, checksum or none, not '%s'\n", cmd,
+				        optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case OPT_CACHE_DIR: fo.cache_dir = optarg; break;
 		case OPT_DRY_RUN: fo.dry_run = true; break;
 		case OPT_PUSH: fo.push_ref = optarg; break;
@@ -349,6 +373,7 @@ int cmd_catalog(int argc, char **argv)
 		if (fr->dry_run) {
 			printf("plan (dry run, nothing downloaded or written):\n");
 			print_resolved(fr->image);
+			printf("requires: %s\n", imgfetch_verify_policy_name(fr->required));
 			printf("output:   %s\nmetadata: %s\n", fr->path, fr->metadata_path);
 			if (fr->manifest_path)
 				printf("manifest: %s\n", fr->manifest_path);
@@ -357,6 +382,8 @@ int cmd_catalog(int argc, char **argv)
 		} else {
 			if (fr->image->notice && verbosity > 0)
 				fprintf(stderr, "imgfetch: notice: %s\n", fr->image->notice);
+			if (verbosity > 0)
+				cli_print_signature(fr->signature);
 			printf("%s\n", fr->path);
 			if (fr->manifest_path)
 				printf("%s\n", fr->manifest_path);

@@ -20,12 +20,24 @@ static void get_usage(FILE *f)
 	      "then renamed into place: PATH never holds a partial or unverified download.\n"
 	      "Without --json, the final path is printed on stdout.\n"
 	      "\n"
-	      "Verifier (exactly one):\n"
+	      "Verifier (exactly one, optionally with --signature):\n"
 	      "      --sha256 HEX          pinned SHA-256 digest\n"
 	      "      --sha512 HEX          pinned SHA-512 digest\n"
-	      "      --sums URL            checksum file (GNU or BSD format) listing the file\n"
+	      "      --sums URL            checksum file (GNU or BSD format) listing the file; a\n"
+	      "                            clearsigned one is verified and only its signed text read\n"
 	      "      --sidecar             fetch URL.sha256 (or URL.sha512) and use its digest\n"
-	      "      --insecure-no-verify  accept the download unverified (a warning is printed)\n"
+	      "      --signature URL       detached signature (OpenPGP .gpg/.sig/.asc, binary or\n"
+	      "                            armoured; or signify) over the --sums file, or over the\n"
+	      "                            file itself without --sums; a signify SHA256.sig that\n"
+	      "                            embeds its checksum list needs no --sums\n"
+	      "      --keyring FILE        trust the keys in FILE instead of the shipped ones (the\n"
+	      "                            site's in /etc/imgfetch/keys and ~/.config/imgfetch/keys\n"
+	      "                            still count)\n"
+	      "      --verify POLICY       auto (default: a signature when one is given or the sums\n"
+	      "                            file is clearsigned, and then it must verify), signature\n"
+	      "                            (a signature must verify), checksum (a digest is enough;\n"
+	      "                            signatures are not checked), none (nothing is checked)\n"
+	      "      --insecure-no-verify  the same as --verify none (a warning is printed)\n"
 	      "\n"
 	      "Options:\n"
 	      "  -o, --output PATH         destination file\n"
@@ -68,6 +80,9 @@ enum {
 	OPT_RETRIES,
 	OPT_RETRY_DELAY,
 	OPT_JSON,
+	OPT_SIGNATURE,
+	OPT_KEYRING,
+	OPT_VERIFY,
 };
 
 static bool parse_seconds(const char *s, uint32_t *ret_ms)
@@ -111,6 +126,9 @@ int cmd_get(int argc, char **argv)
 		{ "retries", required_argument, NULL, OPT_RETRIES },
 		{ "retry-delay", required_argument, NULL, OPT_RETRY_DELAY },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "signature", required_argument, NULL, OPT_SIGNATURE },
+		{ "keyring", required_argument, NULL, OPT_KEYRING },
+		{ "verify", required_argument, NULL, OPT_VERIFY },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -167,6 +185,15 @@ int cmd_get(int argc, char **argv)
 			}
 			break;
 		case OPT_JSON: json = true; break;
+		case OPT_SIGNATURE: o.signature_url = optarg; break;
+		case OPT_KEYRING: o.keyring = optarg; break;
+		case OPT_VERIFY:
+			if (imgfetch_verify_policy_parse(optarg, &o.verify) < 0) {
+				fprintf(stderr, "imgfetch get: --verify takes auto, signature, checksum or none, not '%s'\n",
+				        optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'q': verbosity = 0; break;
 		case 'v': verbosity = 2; break;
 		case 'h': get_usage(stdout); return EXIT_OK;
@@ -206,6 +233,7 @@ int cmd_get(int argc, char **argv)
 			        res->from_cache ? "reused verified cached copy" : "saved", res->path, res->size,
 			        res->sha256, res->verified ? "verified by " : "NOT verified",
 			        res->verified ? imgfetch_verifier_name(res->verifier) : "");
+			cli_print_signature(res->signature);
 		}
 		if (printf("%s\n", res->path) < 0 || fflush(stdout) != 0)
 			code = EXIT_ERROR;

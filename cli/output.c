@@ -2,6 +2,7 @@
 /* Everything the CLI shows on stderr: log lines and the progress bar. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -104,6 +105,23 @@ imgfetch_ctx *cli_ctx_new(cli_output *out)
 		return NULL;
 	}
 	cli_output_attach(out, ctx);
+	/* Where the shipped keys are when imgfetch runs from somewhere other
+	 * than its install prefix (a build tree, a relocated package). */
+	const char *keys = getenv("IMGFETCH_KEYS_DIR");
+	if (keys && keys[0] && imgfetch_ctx_set_keys_dir(ctx, keys) < 0) {
+		fprintf(stderr, "imgfetch: out of memory\n");
+		imgfetch_ctx_free(ctx);
+		return NULL;
+	}
 	cli_signals_install(ctx);
 	return ctx;
+}
+
+void cli_print_signature(const imgfetch_signature *s)
+{
+	if (!s)
+		return;
+	fprintf(stderr, "imgfetch: %s signature on %s verified: key %s%s%s%s (%s)\n", s->scheme,
+	        s->signed_url ? s->signed_url : "?", s->fingerprint ? s->fingerprint : "?", s->uid ? ", \"" : "",
+	        s->uid ? s->uid : "", s->uid ? "\"" : "", s->key_file ? s->key_file : "?");
 }

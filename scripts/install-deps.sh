@@ -18,6 +18,7 @@ zlib1g-dev
 libdeflate-dev
 libzstd-dev
 libbz2-dev
+librnp-dev
 qemu-utils
 xz-utils
 zstd
@@ -29,6 +30,8 @@ curl
 python3
 time
 gpg
+signify-openbsd
+debian-archive-keyring
 docker-registry
 skopeo
 apache2-utils

@@ -195,10 +195,62 @@ typedef enum imgfetch_verifier {
 	IMGFETCH_VERIFIER_PINNED = 1,
 	IMGFETCH_VERIFIER_SUMS = 2,
 	IMGFETCH_VERIFIER_SIDECAR = 3,
+	IMGFETCH_VERIFIER_SIGNATURE = 4, /* a detached signature over the file itself */
 } imgfetch_verifier;
 
-/* "none", "pinned", "sums", "sidecar". */
+/* "none", "pinned", "sums", "sidecar", "signature". */
 const char *imgfetch_verifier_name(imgfetch_verifier v);
+
+/* How strong the evidence for a file is, weakest first. */
+typedef enum imgfetch_evidence {
+	IMGFETCH_EVIDENCE_NONE = 0,      /* nothing was checked */
+	IMGFETCH_EVIDENCE_CHECKSUM = 1,  /* a digest from a checksum file, sidecar or feed, trusted
+	                                    because of where it was fetched from (TLS) */
+	IMGFETCH_EVIDENCE_PINNED = 2,    /* a digest the caller gave */
+	IMGFETCH_EVIDENCE_SIGNATURE = 3, /* a digest (or the file) vouched for by a signature that
+	                                    verified against a trusted key */
+} imgfetch_evidence;
+/* "none", "checksum", "pinned", "signature". */
+const char *imgfetch_evidence_name(imgfetch_evidence e);
+
+/* What a caller demands (--verify). */
+typedef enum imgfetch_verify_policy {
+	IMGFETCH_VERIFY_AUTO = 0,      /* the strongest evidence available: a signature when there is
+	                                  one (and then it must verify), else a digest */
+	IMGFETCH_VERIFY_SIGNATURE = 1, /* a signature must verify; IMGFETCH_E_VERIFY when none exists */
+	IMGFETCH_VERIFY_CHECKSUM = 2,  /* a digest is enough; signatures are not fetched or checked */
+	IMGFETCH_VERIFY_NONE = 3,      /* nothing is checked (a warning is logged) */
+} imgfetch_verify_policy;
+/* "auto", "signature", "checksum", "none"; NULL for others. Parse: 0 or -1. */
+const char *imgfetch_verify_policy_name(imgfetch_verify_policy p);
+int imgfetch_verify_policy_parse(const char *s, imgfetch_verify_policy *ret);
+
+/* A signature that verified: the links of the evidence chain from the
+ * signing key to the image digest. Strings are owned by the structure that
+ * holds it. */
+typedef struct imgfetch_signature {
+	char *scheme;        /* "openpgp" or "signify" */
+	char *fingerprint;   /* OpenPGP: the primary key's fingerprint (40 upper-case hex);
+	                        signify: the key number (16 lower-case hex) */
+	char *signing_key;   /* OpenPGP: the (sub)key that made the signature; else NULL */
+	char *uid;           /* OpenPGP: the primary user ID; signify: NULL */
+	char *key_file;      /* the keyring file that held the key */
+	int64_t created;     /* signature creation time (seconds since the epoch); 0: unknown */
+	char *signature_url; /* where the signature came from (the signed file when clearsigned
+	                        or signify-embedded) */
+	char *signed_url;    /* the file the signature covers */
+	char *signed_sha256; /* SHA-256 of the bytes the signature covers */
+} imgfetch_signature;
+
+/* Where keys come from. Keys are OpenPGP public keys (armoured or binary;
+ * files *.asc, *.gpg, *.pgp, *.key) or signify public keys (*.pub). The
+ * directories searched, in order: the shipped keys (IMGFETCH_KEYS_DIR, or
+ * the directory set with imgfetch_ctx_set_keys_dir()), /etc/imgfetch/keys,
+ * $XDG_CONFIG_HOME/imgfetch/keys (~/.config/imgfetch/keys). For a vendor's
+ * image only the files named for the vendor count ("fedora.asc",
+ * "fedora-*.asc"); for a plain download every file does. A keyring file
+ * given by the caller replaces the shipped keys (the site's still apply). */
+IMGFETCH_WARN_UNUSED imgfetch_status imgfetch_ctx_set_keys_dir(imgfetch_ctx *ctx, const char *dir);
 
 typedef struct imgfetch_get_opts {
 	const char *url;              /* http:// or https:// (file:// too) */
@@ -212,11 +264,22 @@ typedef struct imgfetch_get_opts {
 	const char *sums_name;        /* the name to look up instead (a rolling URL whose checksum
 	                                 file lists the dated name); NULL: the URL's */
 	bool sidecar;                 /* fetch <url>.sha256, then <url>.sha512 */
-	bool insecure_no_verify;      /* accept an unverified download (logged as a warning) */
+	bool insecure_no_verify;      /* accept an unverified download (logged as a warning);
+	                                 the same as verify = IMGFETCH_VERIFY_NONE */
+	/* Signatures */
+	const char *signature_url;    /* a detached signature (OpenPGP binary or armoured, or
+	                                 signify) over the sums file, or over the file itself when
+	                                 there is no sums file; a signify file with an embedded
+	                                 message may stand in for the sums file. A clearsigned sums
+	                                 file needs none. */
+	imgfetch_verify_policy verify;
+	const char *keyring;          /* a key file replacing the shipped keys; NULL: the usual */
+	const char *keys_for;         /* only keys named for this vendor count; NULL: every key */
 	/* Cache */
 	bool use_cache;               /* keep the download in the cache, reuse it when it verifies */
 	const char *cache_dir;        /* NULL: $XDG_CACHE_HOME/imgfetch or ~/.cache/imgfetch */
 	bool no_wait;                 /* fail with IMGFETCH_E_LOCKED instead of waiting for a lock */
+	bool keep_fd;                 /* hand the verified file on as result->fd */
 } imgfetch_get_opts;
 
 typedef struct imgfetch_get_result {
@@ -227,7 +290,15 @@ typedef struct imgfetch_get_result {
 	uint64_t size;
 	bool verified;
 	imgfetch_verifier verifier;
+	imgfetch_evidence evidence;
+	imgfetch_signature *signature; /* with IMGFETCH_EVIDENCE_SIGNATURE, else NULL */
+	char *digest_source;          /* the checksum file or sidecar the digest came from; NULL
+	                                 when pinned or unverified */
 	bool from_cache;              /* served from a verified cache entry, no download */
+	int fd;                       /* with keep_fd: a read-only-use descriptor of the very file that
+	                                 was verified (convert it, never reopen the path); owned by
+	                                 the result (closed by imgfetch_get_result_free() unless the
+	                                 caller takes it and sets -1); else -1 */
 	uint32_t attempts;            /* HTTP attempts for the file itself (0 when cached) */
 	uint64_t resumed_bytes;       /* bytes not downloaded again thanks to Range resumes */
 } imgfetch_get_result;
@@ -244,7 +315,8 @@ IMGFETCH_WARN_UNUSED imgfetch_status imgfetch_get(imgfetch_ctx *ctx, const imgfe
 void imgfetch_get_result_free(imgfetch_get_result *r);
 
 /* The result as one JSON object (keys: path, size, sha256, sha512 when computed,
- * url, verified, verifier, attempts, resumed_bytes, from_cache), no trailing
+ * url, verified, verifier, evidence {level, digest_source, signature {...}},
+ * attempts, resumed_bytes, from_cache), no trailing
  * newline. Caller frees with free(). NULL when out of memory. */
 char *imgfetch_get_result_to_json(const imgfetch_get_result *r);
 
@@ -381,6 +453,8 @@ typedef struct imgfetch_vendor {
 	const char *arches;      /* space-separated: "x86_64 aarch64" */
 	const char *format;      /* source format: "qcow2", "raw.xz", "vmdk", "raw.gz", "raw" */
 	const char *verifier;    /* how its images are verified, for people */
+	const char *evidence;    /* the strongest it publishes: "signature" or "checksum" */
+	const char *signature;   /* what is signed, by which key ("SHA256SUMS.gpg by D2EB…"); NULL: nothing */
 	const char *homepage;
 	/* The vendor's base URLs, as key/URL pairs, NULL-terminated: what
 	 * --mirror and the mirror config replace. */
@@ -419,6 +493,11 @@ typedef struct imgfetch_resolved {
 	uint64_t size;           /* bytes, 0 when the feed does not say */
 	imgfetch_verifier verifier; /* PINNED (digest from the feed), SUMS, SIDECAR, NONE (trust-only) */
 	char *sums_url;          /* SUMS: the checksum file */
+	char *signature_url;     /* a detached signature over the checksum file (sums_url, or the
+	                            sidecar), NULL when there is none or sums_url is clearsigned */
+	imgfetch_evidence evidence; /* the strongest evidence the vendor publishes for this image:
+	                            SIGNATURE (signature_url, or a clearsigned sums_url), CHECKSUM,
+	                            NONE (trust-only) */
 	char *sha256;            /* lowercase hex when known before download, else NULL */
 	char *sha512;
 	char *uuid;              /* manifest UUID, when sha256 is known */
@@ -466,7 +545,10 @@ typedef struct imgfetch_fetch_opts {
 	const char *out_dir;          /* NULL: the current directory */
 	imgfetch_fetch_format format;
 	const char *expected_sha256;  /* overrides the vendor's verifier */
-	bool insecure_no_verify;      /* allow a trust-only image without --expected-sha256 */
+	bool insecure_no_verify;      /* = verify IMGFETCH_VERIFY_NONE */
+	imgfetch_verify_policy verify; /* AUTO: the vendor's strongest evidence; SIGNATURE on a vendor
+	                                  that signs nothing is IMGFETCH_E_VERIFY */
+	const char *keyring;          /* replaces the shipped keys (see imgfetch_ctx_set_keys_dir()) */
 	bool dry_run;                 /* resolve and plan only; touch nothing */
 	const char *cache_dir;        /* NULL: $XDG_CACHE_HOME/imgfetch */
 	unsigned threads;             /* conversion threads, 0: one per CPU */
@@ -484,6 +566,10 @@ typedef struct imgfetch_fetch_result {
 	char *source_path;            /* the verified download in the cache; NULL with dry_run */
 	bool from_cache;
 	bool verified;
+	imgfetch_verify_policy required; /* what the run demands (never AUTO: resolved to a level) */
+	imgfetch_evidence evidence;   /* what verified (NONE with dry_run) */
+	imgfetch_signature *signature; /* the signature that verified, or NULL */
+	char *digest_source;          /* the checksum file the digest came from, or NULL */
 	bool dry_run;
 	uint64_t virtual_size;        /* 0 with dry_run */
 	char *pushed;                 /* with push_ref: "host/repo:tag@sha256:…" */

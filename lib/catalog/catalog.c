@@ -306,7 +306,7 @@ void imgfetch_resolved_free(imgfetch_resolved *r)
 		return;
 	char **f[] = { &r->vendor, &r->release, &r->series, &r->version, &r->arch, &r->url, &r->file_name,
 		       &r->format, &r->sums_url, &r->sha256, &r->sha512, &r->uuid, &r->os, &r->description,
-		       &r->homepage, &r->notice };
+		       &r->homepage, &r->notice, &r->signature_url };
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
 		free(*f[i]);
 	free(r);
@@ -346,9 +346,15 @@ static imgfetch_status check_resolved(const vendor_req *req, imgfetch_resolved *
 	const char *name = req->vendor->pub.name;
 	if (!r->url || !r->version || !r->series)
 		return ifx_fail(req->ctx, IMGFETCH_E_FAILED, "internal error: %s resolved an incomplete image", name);
-	if (!under_a_base(req, r->url) || (r->sums_url && !under_a_base(req, r->sums_url)))
-		return ifx_fail(req->ctx, IMGFETCH_E_FORMAT, "%s: refusing %s: not a plain path below the vendor's base URLs",
-		                name, r->sums_url && under_a_base(req, r->url) ? r->sums_url : r->url);
+	const char *urls[] = { r->url, r->sums_url, r->signature_url };
+	for (size_t i = 0; i < 3; i++)
+		if (urls[i] && !under_a_base(req, urls[i]))
+			return ifx_fail(req->ctx, IMGFETCH_E_FORMAT,
+			                "%s: refusing %s: not a plain path below the vendor's base URLs", name, urls[i]);
+	if (r->evidence == IMGFETCH_EVIDENCE_NONE && r->verifier != IMGFETCH_VERIFIER_NONE)
+		r->evidence = IMGFETCH_EVIDENCE_CHECKSUM;
+	if (r->evidence == IMGFETCH_EVIDENCE_SIGNATURE && !r->signature_url && !r->sums_url)
+		return ifx_fail(req->ctx, IMGFETCH_E_FAILED, "internal error: %s: signed without a signed file", name);
 	if (!name_is_safe(r->series) || !name_is_safe(r->version))
 		return ifx_fail(req->ctx, IMGFETCH_E_FORMAT, "%s: refusing series/version \"%.64s\" / \"%.64s\" from the feed",
 		                name, r->series, r->version);
@@ -454,6 +460,8 @@ json_t *resolved_json(const imgfetch_resolved *r)
 	                    json_string(r->verifier == IMGFETCH_VERIFIER_NONE ? "trust-only"
 	                                                                       : imgfetch_verifier_name(r->verifier)));
 	set_or_null(o, "sums_url", r->sums_url);
+	set_or_null(o, "signature_url", r->signature_url);
+	json_object_set_new(o, "evidence", json_string(imgfetch_evidence_name(r->evidence)));
 	set_or_null(o, "sha256", r->sha256);
 	set_or_null(o, "sha512", r->sha512);
 	set_or_null(o, "uuid", r->uuid);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "catalog/catalog.h"
+#include "get/result.h"
 #include "smartos/manifest.h"
 #include "store/atomic.h"
 #include "util/cleanup.h"
@@ -47,6 +48,8 @@ void imgfetch_fetch_result_free(imgfetch_fetch_result *r)
 	free(r->source_path);
 	free(r->pushed);
 	free(r->manifest_path);
+	free(r->digest_source);
+	signature_free(r->signature);
 	free(r);
 }
 
@@ -60,6 +63,10 @@ static json_t *result_json(const imgfetch_fetch_result *r)
 	json_object_set_new(o, "source_path", r->source_path ? json_string(r->source_path) : json_null());
 	json_object_set_new(o, "from_cache", json_boolean(r->from_cache));
 	json_object_set_new(o, "verified", json_boolean(r->verified));
+	json_object_set_new(o, "verify", json_string(imgfetch_verify_policy_name(r->required)));
+	json_object_set_new(o, "evidence_chain",
+	                    r->dry_run ? json_null()
+	                               : evidence_json(r->evidence, r->digest_source, r->signature, r->image->sha256));
 	json_object_set_new(o, "dry_run", json_boolean(r->dry_run));
 	json_object_set_new(o, "virtual_size", r->virtual_size ? json_integer((json_int_t)r->virtual_size) : json_null());
 	if (r->pushed)
@@ -108,15 +115,72 @@ static imgfetch_status write_metadata(imgfetch_ctx *ctx, const imgfetch_fetch_re
 	return IMGFETCH_OK;
 }
 
-static imgfetch_status choose_verifier(imgfetch_ctx *ctx, const imgfetch_fetch_opts *o, const imgfetch_resolved *img,
-                                       imgfetch_get_opts *g)
+/* What the vendor publishes, for messages: "a signed SHA256SUMS", "a checksum file". */
+static const char *published(const imgfetch_resolved *img)
 {
+	switch (img->evidence) {
+	case IMGFETCH_EVIDENCE_SIGNATURE: return "a signature";
+	case IMGFETCH_EVIDENCE_PINNED: return "a digest pinned by its profile";
+	case IMGFETCH_EVIDENCE_CHECKSUM:
+		return img->verifier == IMGFETCH_VERIFIER_PINNED ? "a digest in its feed (fetched over TLS), no signature"
+		                                                  : "a checksum file (fetched over TLS), no signature";
+	case IMGFETCH_EVIDENCE_NONE: break;
+	}
+	return "no digest and no signature";
+}
+
+/*
+ * The get options that verify the image as the policy demands, and the
+ * level that demand resolves to (*required). AUTO takes the strongest the
+ * vendor publishes; a signature, once published, must verify.
+ */
+static imgfetch_status choose_verifier(imgfetch_ctx *ctx, const imgfetch_fetch_opts *o, const imgfetch_resolved *img,
+                                       imgfetch_get_opts *g, imgfetch_verify_policy *required)
+{
+	imgfetch_verify_policy policy = o->verify;
+	if (o->insecure_no_verify) {
+		if (policy != IMGFETCH_VERIFY_AUTO && policy != IMGFETCH_VERIFY_NONE)
+			return ifx_fail(ctx, IMGFETCH_E_INVALID, "--insecure-no-verify contradicts --verify %s",
+			                imgfetch_verify_policy_name(policy));
+		policy = IMGFETCH_VERIFY_NONE;
+	}
+	g->keyring = o->keyring;
+	/* A vendor's image counts only its own keys; a profile's, any. */
+	g->keys_for = o->profile ? NULL : img->vendor;
 	if (o->expected_sha256) {
+		if (policy == IMGFETCH_VERIFY_SIGNATURE || policy == IMGFETCH_VERIFY_NONE)
+			return ifx_fail(ctx, IMGFETCH_E_INVALID, "--expected-sha256 contradicts --verify %s",
+			                imgfetch_verify_policy_name(policy));
 		g->sha256 = o->expected_sha256;
+		*required = IMGFETCH_VERIFY_CHECKSUM;
+		return IMGFETCH_OK;
+	}
+	if (policy == IMGFETCH_VERIFY_NONE) {
+		g->verify = IMGFETCH_VERIFY_NONE;
+		*required = IMGFETCH_VERIFY_NONE;
+		return IMGFETCH_OK;
+	}
+	bool signed_ = img->evidence == IMGFETCH_EVIDENCE_SIGNATURE;
+	if (policy == IMGFETCH_VERIFY_SIGNATURE && !signed_)
+		return ifx_fail(ctx, IMGFETCH_E_VERIFY,
+		                "--verify signature: %s signs nothing for %s; it publishes %s (accept that with --verify "
+		                "checksum)",
+		                img->vendor, img->file_name, published(img));
+	bool use_sig = signed_ && policy != IMGFETCH_VERIFY_CHECKSUM;
+	*required = use_sig ? IMGFETCH_VERIFY_SIGNATURE : IMGFETCH_VERIFY_CHECKSUM;
+	g->verify = use_sig ? IMGFETCH_VERIFY_SIGNATURE : IMGFETCH_VERIFY_CHECKSUM;
+	if (use_sig)
+		g->signature_url = img->signature_url;
+	/* The signed checksum file wins over a digest from an unsigned feed. */
+	if (use_sig && img->sums_url && img->verifier != IMGFETCH_VERIFIER_SIDECAR) {
+		g->sums_url = img->sums_url;
+		g->sums_name = img->file_name;
 		return IMGFETCH_OK;
 	}
 	switch (img->verifier) {
 	case IMGFETCH_VERIFIER_PINNED:
+		if (use_sig)
+			break; /* a profile's signature over the image itself */
 		if (img->sha256)
 			g->sha256 = img->sha256;
 		else
@@ -129,17 +193,21 @@ static imgfetch_status choose_verifier(imgfetch_ctx *ctx, const imgfetch_fetch_o
 	case IMGFETCH_VERIFIER_SIDECAR:
 		g->sidecar = true;
 		return IMGFETCH_OK;
+	case IMGFETCH_VERIFIER_SIGNATURE:
+		if (!use_sig)
+			return ifx_fail(ctx, IMGFETCH_E_VERIFY,
+			                "--verify checksum: %s %s has a signature over the image but no digest", img->vendor,
+			                img->version);
+		return IMGFETCH_OK;
 	case IMGFETCH_VERIFIER_NONE:
 		break;
 	}
-	if (!o->insecure_no_verify)
-		return ifx_fail(ctx, IMGFETCH_E_VERIFY,
-		                "%s %s publishes no digest for %s%s%s; pin one with --expected-sha256 or accept an "
-		                "unverified download with --insecure-no-verify",
-		                img->vendor, img->version, img->file_name, img->notice ? ": " : "",
-		                img->notice ? img->notice : "");
-	g->insecure_no_verify = true;
-	return IMGFETCH_OK;
+	if (use_sig && img->signature_url)
+		return IMGFETCH_OK;
+	return ifx_fail(ctx, IMGFETCH_E_VERIFY,
+	                "%s %s publishes no digest for %s%s%s; pin one with --expected-sha256 or accept an "
+	                "unverified download with --verify none",
+	                img->vendor, img->version, img->file_name, img->notice ? ": " : "", img->notice ? img->notice : "");
 }
 
 /* Media types of what `fetch --push` publishes: the disk in the format
@@ -225,6 +293,7 @@ static char *zvol_manifest_path(const char *dir, const char *sep, const imgfetch
 
 imgfetch_status imgfetch_fetch(imgfetch_ctx *ctx, const imgfetch_fetch_opts *o, imgfetch_fetch_result **ret)
 {
+	_cleanup_close_ int verified_fd = -1;
 	ctx->error[0] = '\0';
 	if (!o || (!o->vendor && !o->profile) || !ret)
 		return ifx_fail(ctx, IMGFETCH_E_INVALID, "no vendor or profile given");
@@ -271,8 +340,8 @@ imgfetch_status imgfetch_fetch(imgfetch_ctx *ctx, const imgfetch_fetch_opts *o, 
 		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
 		goto fail;
 	}
-	imgfetch_get_opts g = { .url = img->url, .use_cache = true, .cache_dir = o->cache_dir };
-	if ((st = choose_verifier(ctx, o, img, &g)) < 0)
+	imgfetch_get_opts g = { .url = img->url, .use_cache = true, .cache_dir = o->cache_dir, .keep_fd = true };
+	if ((st = choose_verifier(ctx, o, img, &g, &r->required)) < 0)
 		goto fail;
 	if (o->dry_run) {
 		r->dry_run = true;
@@ -291,6 +360,19 @@ imgfetch_status imgfetch_fetch(imgfetch_ctx *ctx, const imgfetch_fetch_opts *o, 
 		goto fail;
 	r->from_cache = gr->from_cache;
 	r->verified = gr->verified;
+	/* A digest from the vendor's feed reaches get as a pinned one; for
+	 * the user it is what the feed (over TLS) said, not what they pinned. */
+	r->evidence = gr->evidence == IMGFETCH_EVIDENCE_PINNED && !o->expected_sha256 ? IMGFETCH_EVIDENCE_CHECKSUM
+	                                                                               : gr->evidence;
+	/* The descriptor of the very bytes that verified: converted below,
+	 * never the cache file reopened by name. */
+	verified_fd = TAKE_FD(gr->fd);
+	if ((gr->signature && !(r->signature = signature_dup(gr->signature))) ||
+	    (gr->digest_source && !set_str(&r->digest_source, gr->digest_source))) {
+		imgfetch_get_result_free(gr);
+		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
+		goto fail;
+	}
 	bool ok = set_str(&img->sha256, gr->sha256) && (!gr->sha512 || set_str(&img->sha512, gr->sha512)) &&
 	          set_str(&r->source_path, gr->path);
 	if (!img->size)
@@ -308,7 +390,8 @@ imgfetch_status imgfetch_fetch(imgfetch_ctx *ctx, const imgfetch_fetch_opts *o, 
 		imgfetch_image_info_free(info);
 		ctx->error[0] = '\0';
 	} else {
-		imgfetch_convert_opts c = { .input = r->source_path, .output = r->path, .threads = o->threads,
+		imgfetch_convert_opts c = { .input = r->source_path, .has_input_fd = true, .input_fd = verified_fd,
+			                    .output = r->path, .threads = o->threads,
 			                    .format = o->format == IMGFETCH_FETCH_QCOW2 ? IMGFETCH_FORMAT_QCOW2
 			                              : o->format == IMGFETCH_FETCH_ZVOL ? IMGFETCH_FORMAT_ZVOL
 			                                                                 : IMGFETCH_FORMAT_RAW };

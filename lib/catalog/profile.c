@@ -20,7 +20,7 @@
 #define PROFILE_MAX_BYTES (64u << 10)
 
 static const char *const keys[] = { "url",    "format",  "os",          "series",   "version", "sha256",
-	                            "sums_url", "arch", "description", "homepage", "vendor",  "ssh_key", NULL };
+	                            "sums_url", "arch", "description", "homepage", "vendor",  "ssh_key", "signature_url", NULL };
 
 static int key_index(const char *k, size_t n)
 {
@@ -33,7 +33,7 @@ static int key_index(const char *k, size_t n)
 static int set_field(profile *p, int idx, const char *v, size_t n)
 {
 	char **slot[] = { &p->url,      &p->format, &p->os,     &p->series,      &p->version, &p->sha256,
-		          &p->sums_url, &p->arch,   &p->description, &p->homepage, &p->vendor, NULL };
+		          &p->sums_url, &p->arch,   &p->description, &p->homepage, &p->vendor, NULL, &p->signature_url };
 	if (!slot[idx])
 		return 0;
 	char *c = strndup(v, n);
@@ -47,7 +47,7 @@ static int set_field(profile *p, int idx, const char *v, size_t n)
 void profile_clear(profile *p)
 {
 	char *f[] = { p->url,      p->format, p->os,     p->series,      p->version, p->sha256,
-		      p->sums_url, p->arch,   p->description, p->homepage, p->vendor };
+		      p->sums_url, p->arch,   p->description, p->homepage, p->vendor, p->signature_url };
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
 		free(f[i]);
 	*p = (profile){ 0 };
@@ -221,17 +221,22 @@ imgfetch_status imgfetch_resolve_profile(imgfetch_ctx *ctx, const char *path, im
 		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
 	if (st == IMGFETCH_OK) {
 		r->verifier = p.sha256 ? IMGFETCH_VERIFIER_PINNED : p.sums_url ? IMGFETCH_VERIFIER_SUMS
-		                                                               : IMGFETCH_VERIFIER_NONE;
+		              : p.signature_url ? IMGFETCH_VERIFIER_SIGNATURE : IMGFETCH_VERIFIER_NONE;
 		char *sha = NULL;
 		if (p.sha256 && (sha = strdup(p.sha256)))
 			hex_lower(p.sha256, 64, sha);
 		bool ok = set_str(&r->vendor, p.vendor ? p.vendor : "custom") && set_str(&r->release, p.version) &&
 		          set_str(&r->series, p.series ? p.series : p.version) && set_str(&r->version, p.version) &&
 		          set_str(&r->arch, arch) && set_str(&r->url, p.url) && set_str(&r->format, fmt) &&
-		          set_str(&r->sums_url, p.sums_url) && set_str(&r->os, p.os ? p.os : "linux") &&
+		          set_str(&r->sums_url, p.sums_url) && set_str(&r->signature_url, p.signature_url) &&
+		          set_str(&r->os, p.os ? p.os : "linux") &&
 		          set_str(&r->description, p.description) && set_str(&r->homepage, p.homepage) &&
 		          (!p.sha256 || sha);
 		r->sha256 = sha;
+		r->evidence = p.signature_url               ? IMGFETCH_EVIDENCE_SIGNATURE
+		              : p.sha256                    ? IMGFETCH_EVIDENCE_PINNED
+		              : p.sums_url                  ? IMGFETCH_EVIDENCE_CHECKSUM
+		                                            : IMGFETCH_EVIDENCE_NONE;
 		const char *n = strrchr(p.url, '/');
 		ok = ok && set_str(&r->file_name, n ? n + 1 : p.url);
 		char u[37];

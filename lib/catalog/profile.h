@@ -6,6 +6,7 @@
 
 typedef struct profile {
 	char *url, *format, *os, *series, *version, *sha256, *sums_url, *arch, *description, *homepage, *vendor;
+	char *signature_url; /* a detached signature over sums_url (or over the image without one) */
 } profile;
 
 /* 0, -EBADMSG/-EFBIG with a message in err, or -ENOMEM. */

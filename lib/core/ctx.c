@@ -61,6 +61,7 @@ void imgfetch_ctx_free(imgfetch_ctx *ctx)
 	if (!ctx)
 		return;
 	free(ctx->cacert);
+	free(ctx->keys_dir);
 	free(ctx->user_agent);
 	free(ctx);
 	curl_global_cleanup();
@@ -180,4 +181,14 @@ void ifx_progress(imgfetch_ctx *ctx, const char *label, uint64_t done, uint64_t 
 		return;
 	imgfetch_progress p = { .label = label, .done = done, .total = total, .finished = finished };
 	ctx->progress_fn(ctx->progress_user, &p);
+}
+
+imgfetch_status imgfetch_ctx_set_keys_dir(imgfetch_ctx *ctx, const char *dir)
+{
+	char *d = NULL;
+	if (dir && !(d = strdup(dir)))
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
+	free(ctx->keys_dir);
+	ctx->keys_dir = d;
+	return IMGFETCH_OK;
 }

@@ -14,6 +14,7 @@ struct imgfetch_ctx {
 	imgfetch_http_opts http;      /* strings below are owned copies */
 	char *cacert;
 	char *user_agent;
+	char *keys_dir;                /* shipped keys; NULL: IMGFETCH_KEYS_DIR */
 	atomic_int cancel;            /* lock-free: written from signal handlers and other threads */
 	char error[1024];
 };

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "get/pipeline.h"
+#include "get/result.h"
 #include "store/atomic.h"
 #include "store/cache.h"
 #include "store/copy.h"
@@ -22,6 +23,7 @@
 #include "verify/expected.h"
 
 typedef struct outcome {
+	int fd;             /* the verified file, kept open when the caller asked; else -1 */
 	char sha256[65];
 	char sha512[129];
 	uint64_t size;
@@ -44,9 +46,17 @@ static imgfetch_status mismatch(imgfetch_ctx *ctx, const char *name, const expec
 	                exp->source ? ")" : "", dest);
 }
 
-/* Downloads url into dest atomically; dest only appears if the digest matches. */
+/* A descriptor of the file just verified, for a caller that goes on using
+ * it (fetch converts it, never the name). -1 when not wanted. */
+static int keep_fd(bool want, int fd)
+{
+	return want ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1;
+}
+
+/* Downloads url into dest atomically; dest only appears if the digest (or
+ * the signature over the file) verified. */
 static imgfetch_status download_to(imgfetch_ctx *ctx, const char *url, const char *dest, const char *name,
-                                   const expected_digest *exp, outcome *out)
+                                   expected_digest *exp, bool want_fd, outcome *out)
 {
 	atomic_file f = ATOMIC_FILE_INIT;
 	pipeline p;
@@ -72,7 +82,13 @@ static imgfetch_status download_to(imgfetch_ctx *ctx, const char *url, const cha
 		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "writing %s failed: %s", dest, strerror(-r));
 		goto fail;
 	}
-	if (exp->kind != IMGFETCH_VERIFIER_NONE && strcmp(expected_hex_for(exp, out), exp->sum.hex) != 0) {
+	if (exp->kind == IMGFETCH_VERIFIER_SIGNATURE) {
+		st = expected_check_file_signature(ctx, exp, f.fd, url);
+		if (st < 0) {
+			ifx_fail_append(ctx, "nothing was written to %s", dest);
+			goto fail;
+		}
+	} else if (exp->kind != IMGFETCH_VERIFIER_NONE && strcmp(expected_hex_for(exp, out), exp->sum.hex) != 0) {
 		st = mismatch(ctx, name, exp, expected_hex_for(exp, out), dest);
 		goto fail;
 	}
@@ -80,9 +96,17 @@ static imgfetch_status download_to(imgfetch_ctx *ctx, const char *url, const cha
 		st = ifx_fail(ctx, IMGFETCH_E_CANCELLED, "%s: cancelled; nothing was written to %s", name, dest);
 		goto fail;
 	}
+	out->fd = keep_fd(want_fd, f.fd);
+	if (want_fd && out->fd < 0) {
+		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot keep %s open: %s", dest, strerror(errno));
+		goto fail;
+	}
 	r = atomic_file_commit(&f);
 	if (r < 0) {
 		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot install %s: %s", dest, strerror(-r));
+		if (out->fd >= 0)
+			close(out->fd);
+		out->fd = -1;
 		goto fail;
 	}
 	pipeline_free(&p);
@@ -102,7 +126,7 @@ fail:
 /* Re-hashes a cache entry (copying it to `dest` on the way when given) and
  * reports whether it still has the digest it must have. */
 static imgfetch_status check_cached(imgfetch_ctx *ctx, const cache_entry *e, const char *dest, const char *name,
-                                    const expected_digest *exp, outcome *out, bool *ret_ok)
+                                    const char *url, expected_digest *exp, bool want_fd, outcome *out, bool *ret_ok)
 {
 	cache_meta meta;
 	bool have_meta = cache_meta_read(e, &meta);
@@ -144,14 +168,21 @@ static imgfetch_status check_cached(imgfetch_ctx *ctx, const cache_entry *e, con
 		s = ifx_fail(ctx, IMGFETCH_E_FAILED, "reading cached copy %s: %s", e->path, strerror(-r));
 		goto done;
 	}
-	/* Without a verifier, the digest recorded at download time is the reference. */
-	const char *want = exp->kind != IMGFETCH_VERIFIER_NONE ? exp->sum.hex : meta.sha256;
-	const char *got = exp->kind != IMGFETCH_VERIFIER_NONE ? expected_hex_for(exp, out) : out->sha256;
+	/* Without a digest to compare against, the one recorded at download
+	 * time is the reference (and a signature over the file is checked again). */
+	bool by_digest = exp->kind != IMGFETCH_VERIFIER_NONE && exp->kind != IMGFETCH_VERIFIER_SIGNATURE;
+	const char *want = by_digest ? exp->sum.hex : meta.sha256;
+	const char *got = by_digest ? expected_hex_for(exp, out) : out->sha256;
 	if (strcmp(want, got) != 0) {
 		ifx_log(ctx, IMGFETCH_LOG_WARNING,
 		        "%s mismatch for cached copy of %s: expected %s, got %s; cached copy removed, downloading again",
-		        exp->kind != IMGFETCH_VERIFIER_NONE ? imgfetch_hash_name(exp->sum.hash) : "sha256", name, want,
-		        got);
+		        by_digest ? imgfetch_hash_name(exp->sum.hash) : "sha256", name, want, got);
+		cache_remove(e);
+		goto done;
+	}
+	if (exp->kind == IMGFETCH_VERIFIER_SIGNATURE && expected_check_file_signature(ctx, exp, fd, url) < 0) {
+		ifx_log(ctx, IMGFETCH_LOG_WARNING, "cached copy of %s does not verify: %s; cached copy removed, "
+		        "downloading again", name, imgfetch_ctx_error(ctx));
 		cache_remove(e);
 		goto done;
 	}
@@ -159,8 +190,17 @@ static imgfetch_status check_cached(imgfetch_ctx *ctx, const cache_entry *e, con
 		s = ifx_fail(ctx, IMGFETCH_E_CANCELLED, "%s: cancelled", name);
 		goto done;
 	}
+	/* The copy when there is one (its bytes went through the hash), else
+	 * the entry itself. */
+	out->fd = keep_fd(want_fd, dest ? f.fd : fd);
+	if (want_fd && out->fd < 0) {
+		s = ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot keep %s open: %s", e->path, strerror(errno));
+		goto done;
+	}
 	if (dest && (r = atomic_file_commit(&f)) < 0) {
 		s = ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot install %s: %s", dest, strerror(-r));
+		close(out->fd);
+		out->fd = -1;
 		goto done;
 	}
 	out->size = (uint64_t)st.st_size;
@@ -172,19 +212,25 @@ done:
 	return s;
 }
 
-static imgfetch_status copy_out(imgfetch_ctx *ctx, const char *from, const char *dest)
+/* Copies the verified download (its descriptor, never its name) to dest;
+ * with want_fd, *ret_fd is the copy's. */
+static imgfetch_status copy_out(imgfetch_ctx *ctx, int in, const char *from, const char *dest, bool want_fd,
+                                int *ret_fd)
 {
 	atomic_file f = ATOMIC_FILE_INIT;
-	_cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot open %s: %s", from, strerror(errno));
 	int r = atomic_file_open(dest, 0644, &f);
 	if (r == 0)
 		r = copy_whole_file(ctx, in, f.fd);
 	if (r == 0 && ifx_cancelled(ctx))
 		r = -ECANCELED;
+	if (r == 0 && want_fd && (*ret_fd = keep_fd(true, f.fd)) < 0)
+		r = -errno;
 	if (r == 0)
 		r = atomic_file_commit(&f);
+	if (r < 0 && *ret_fd >= 0) {
+		close(*ret_fd);
+		*ret_fd = -1;
+	}
 	atomic_file_abort(&f);
 	if (r == -ECANCELED)
 		return ifx_fail(ctx, IMGFETCH_E_CANCELLED, "cancelled while copying %s to %s", from, dest);
@@ -194,7 +240,7 @@ static imgfetch_status copy_out(imgfetch_ctx *ctx, const char *from, const char 
 }
 
 static imgfetch_status get_cached(imgfetch_ctx *ctx, const imgfetch_get_opts *o, const char *name,
-                                  const expected_digest *exp, outcome *out, char **ret_path, bool *ret_from_cache)
+                                  expected_digest *exp, outcome *out, char **ret_path, bool *ret_from_cache)
 {
 	cache_entry e = CACHE_ENTRY_INIT;
 	imgfetch_status st = cache_open(ctx, o->cache_dir, o->url, o->no_wait, &e);
@@ -202,12 +248,13 @@ static imgfetch_status get_cached(imgfetch_ctx *ctx, const imgfetch_get_opts *o,
 		return st;
 
 	bool ok = false;
-	st = check_cached(ctx, &e, o->output, name, exp, out, &ok);
+	/* With a copy to make, the descriptor handed on is the copy's. */
+	st = check_cached(ctx, &e, o->output, name, o->url, exp, o->keep_fd, out, &ok);
 	if (st < 0 || ok) {
 		*ret_from_cache = ok;
 		goto done;
 	}
-	st = download_to(ctx, o->url, e.path, name, exp, out);
+	st = download_to(ctx, o->url, e.path, name, exp, o->keep_fd || o->output, out);
 	if (st < 0)
 		goto done;
 	cache_meta meta = { .size = out->size };
@@ -221,8 +268,11 @@ static imgfetch_status get_cached(imgfetch_ctx *ctx, const imgfetch_get_opts *o,
 		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot write cache metadata %s: %s", e.meta_path, strerror(-r));
 		goto done;
 	}
-	if (o->output)
-		st = copy_out(ctx, e.path, o->output);
+	if (o->output) {
+		_cleanup_close_ int entry = TAKE_FD(out->fd);
+		out->fd = -1;
+		st = copy_out(ctx, entry, e.path, o->output, o->keep_fd, &out->fd);
+	}
 done:
 	if (st == IMGFETCH_OK && !(*ret_path = strdup(o->output ? o->output : e.path)))
 		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
@@ -239,7 +289,7 @@ static bool supported_scheme(const char *url)
 imgfetch_status imgfetch_get(imgfetch_ctx *ctx, const imgfetch_get_opts *o, imgfetch_get_result **ret)
 {
 	expected_digest exp = { 0 };
-	outcome out = { 0 };
+	outcome out = { .fd = -1 };
 	_cleanup_free_ char *name = NULL, *path = NULL;
 	bool from_cache = false;
 	imgfetch_status st;
@@ -272,11 +322,15 @@ imgfetch_status imgfetch_get(imgfetch_ctx *ctx, const imgfetch_get_opts *o, imgf
 	o = &local;
 
 	st = expected_resolve(ctx, o, o->sums_name && o->sums_name[0] ? o->sums_name : name, &exp);
-	if (st < 0)
+	if (st < 0) {
+		expected_clear(&exp);
 		return st;
+	}
 	if (exp.kind == IMGFETCH_VERIFIER_NONE)
-		ifx_log(ctx, IMGFETCH_LOG_WARNING, "%s will NOT be verified (insecure-no-verify): nothing checks that "
+		ifx_log(ctx, IMGFETCH_LOG_WARNING, "%s will NOT be verified (--verify none): nothing checks that "
 		        "its content is what the publisher released", o->url);
+	else if (exp.kind == IMGFETCH_VERIFIER_SIGNATURE)
+		ifx_log(ctx, IMGFETCH_LOG_INFO, "expecting %s to verify against its signature %s", name, exp.source);
 	else
 		ifx_log(ctx, IMGFETCH_LOG_INFO, "expecting %s %s for %s (%s%s%s)", imgfetch_hash_name(exp.sum.hash),
 		        exp.sum.hex, name, imgfetch_verifier_name(exp.kind), exp.source ? " " : "",
@@ -286,7 +340,7 @@ imgfetch_status imgfetch_get(imgfetch_ctx *ctx, const imgfetch_get_opts *o, imgf
 		st = get_cached(ctx, o, name, &exp, &out, &path, &from_cache);
 	} else {
 		const char *dest = o->output ? o->output : name;
-		st = download_to(ctx, o->url, dest, name, &exp, &out);
+		st = download_to(ctx, o->url, dest, name, &exp, o->keep_fd, &out);
 		if (st == IMGFETCH_OK && !(path = strdup(dest)))
 			st = ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
 	}
@@ -298,6 +352,7 @@ imgfetch_status imgfetch_get(imgfetch_ctx *ctx, const imgfetch_get_opts *o, imgf
 		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
 		goto done;
 	}
+	r->fd = -1;
 	r->path = TAKE_PTR(path);
 	r->url = out.final_url ? TAKE_PTR(out.final_url) : strdup(o->url);
 	r->sha256 = strdup(out.sha256);
@@ -305,6 +360,15 @@ imgfetch_status imgfetch_get(imgfetch_ctx *ctx, const imgfetch_get_opts *o, imgf
 	r->size = out.size;
 	r->verified = exp.kind != IMGFETCH_VERIFIER_NONE;
 	r->verifier = exp.kind;
+	r->evidence = exp.evidence;
+	r->fd = TAKE_FD(out.fd);
+	if (exp.evidence == IMGFETCH_EVIDENCE_SIGNATURE && !(r->signature = signature_dup(&exp.sig))) {
+		imgfetch_get_result_free(r);
+		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
+		goto done;
+	}
+	if (exp.kind == IMGFETCH_VERIFIER_SUMS || exp.kind == IMGFETCH_VERIFIER_SIDECAR)
+		r->digest_source = exp.source ? strdup(exp.source) : NULL;
 	r->from_cache = from_cache;
 	r->attempts = from_cache ? 0 : out.attempts;
 	r->resumed_bytes = out.resumed;
@@ -316,6 +380,8 @@ imgfetch_status imgfetch_get(imgfetch_ctx *ctx, const imgfetch_get_opts *o, imgf
 	*ret = r;
 	ctx->error[0] = '\0';
 done:
+	if (out.fd >= 0)
+		close(out.fd);
 	free(out.final_url);
 	expected_clear(&exp);
 	return st;

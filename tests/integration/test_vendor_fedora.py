@@ -61,6 +61,10 @@ def test_fedora_fetch_and_mismatch(t):
     for e in entries:
         e["sha256"] = "0" * 64
     feed.write_text(json.dumps(entries))
+    # The signed CHECKSUM wins over the unsigned feed...
+    t.run("fetch", "fedora", "-o", t.dir("out1"), "--cache-dir", t.dir("cache1"), *args, timeout=60).ok()
+    # ...and the feed's digest is what --verify checksum checks.
     out2 = t.dir("out2")
-    t.run("fetch", "fedora", "-o", out2, "--cache-dir", t.dir("cache2"), *args, timeout=60).expect_rc(3)
+    t.run("fetch", "fedora", "-o", out2, "--cache-dir", t.dir("cache2"), "--verify", "checksum", *args,
+          timeout=60).expect_rc(3)
     eq(listing(out2), set(), "nothing written after a mismatch")

@@ -22,7 +22,9 @@ def test_freebsd_tokens(t):
        "latest is the numerically highest X.Y-RELEASE")
     eq(j["file_name"], "FreeBSD-15.0-RELEASE-amd64-BASIC-CLOUDINIT-ufs.raw.xz", "BASIC-CLOUDINIT ufs")
     eq(j["url"], ng.url("/freebsd/download/15.0-RELEASE/amd64/Latest/" + j["file_name"]), "image URL")
-    eq(j["sums_url"], ng.url("/freebsd/download/15.0-RELEASE/amd64/Latest/CHECKSUM.SHA256"), "sums URL")
+    eq(j["sums_url"], ng.url("/freebsd/www/releases/15.0R/checksums/CHECKSUM.SHA256-FreeBSD-15.0-RELEASE-amd64-vm.asc"),
+       "sums URL: the clearsigned list on the web site")
+    eq(j["evidence"], "signature", "evidence")
     eq((j["verifier"], j["format"], j["os"]), ("sums", "raw.xz", "bsd"), "verifier, format, os")
     for token, version in (("15.0", "15.0"), ("14.3", "14.3"), ("14.3-RELEASE", "14.3"), ("15.0-RELEASE", "15.0")):
         j = _resolve(t, args, token)
@@ -58,7 +60,9 @@ def test_freebsd_fetch_and_mismatch(t):
     name = "freebsd-14-14.3.x86_64.raw"
     eq(j["path"], str(out / name), "output path")
     eq((out / name).read_bytes(), m.images.raw.read_bytes(), "raw output is the image's disk")
-    sums = m.root / "freebsd" / "download" / "15.0-RELEASE" / "amd64" / "Latest" / "CHECKSUM.SHA256"
+    # The signed list on the web site, replaced by an unsigned one with another digest.
+    sums = m.root / "freebsd" / "www" / "releases" / "15.0R" / "checksums" / \
+        "CHECKSUM.SHA256-FreeBSD-15.0-RELEASE-amd64-vm.asc"
     f = m.facts["freebsd"]["files"]["15.0/amd64"]
     sums.write_text("".join("SHA256 (%s) = %s\n" % (f, "0" * 64) if ("(%s)" % f) in line else line
                             for line in sums.read_text().splitlines(True)))

@@ -90,5 +90,9 @@ def test_ubuntu_checksum_mismatch(t):
     doc["products"]["com.ubuntu.cloud:server:24.04:amd64"]["versions"]["20261101"]["items"]["disk1.img"]["sha256"] = \
         "0" * 64
     feed.write_text(json.dumps(doc))
-    t.run("fetch", "ubuntu", "-o", out, "--cache-dir", t.dir("cache"), *args, timeout=60).expect_rc(3)
+    # The feed is unsigned: the signed SHA256SUMS of the build directory wins;
+    # --verify checksum uses the feed's digest, and refuses.
+    t.run("fetch", "ubuntu", "-o", t.dir("out1"), "--cache-dir", t.dir("cache1"), *args, timeout=60).ok()
+    t.run("fetch", "ubuntu", "-o", out, "--cache-dir", t.dir("cache"), "--verify", "checksum", *args,
+          timeout=60).expect_rc(3)
     eq(listing(out), set(), "nothing written after a mismatch")

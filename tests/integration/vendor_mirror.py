@@ -18,6 +18,7 @@ made at test time. It returns facts the tests assert on (versions, names).
 
 from __future__ import annotations
 
+import atexit
 import gzip
 import hashlib
 import importlib
@@ -46,6 +47,7 @@ class Signer:
 
     def __init__(self, directory: Path):
         self.home: Path | None = None
+        self._cleanup_registered = False
 
     def _key(self) -> None:
         if self.home is None:
@@ -58,19 +60,34 @@ class Signer:
         subprocess.run(["gpg", "--homedir", str(self.home), "--batch", "--yes", "--quiet", "--pinentry-mode",
                         "loopback", "--passphrase", "", *args], check=True, capture_output=True)
 
-    def detach(self, path: Path, ext: str = ".asc") -> Path:
-        """path + ext: an armored (.asc) or binary (.sig, .gpg) detached signature."""
+    def detach(self, path: Path, ext: str = ".asc", armor: bool | None = None) -> Path:
+        """path + ext: a detached signature, armored for .asc (or when armor
+        is True: Ubuntu's SHA256SUMS.gpg is armored despite its name), else
+        binary."""
         out = Path(str(path) + ext)
         self._key()
-        self._gpg(*(["--armor"] if ext == ".asc" else []), "--detach-sign", "--output", str(out), str(path))
+        armor = ext == ".asc" if armor is None else armor
+        self._gpg(*(["--armor"] if armor else []), "--detach-sign", "--output", str(out), str(path))
         return out
 
     def close(self) -> None:
-        """Stops the gpg-agent signing started (it would outlive the test)."""
+        """Stops the gpg-agent signing started (it would outlive the test),
+        keeping the key: later signatures (a test re-signing a changed file)
+        must come from the same key. The home goes when the process ends."""
         if self.home is not None:
             subprocess.run(["gpgconf", "--homedir", str(self.home), "--kill", "all"], capture_output=True)
-            shutil.rmtree(self.home, ignore_errors=True)
-            self.home = None
+            if not self._cleanup_registered:
+                atexit.register(shutil.rmtree, str(self.home), True)
+                self._cleanup_registered = True
+
+    def public_key(self, dest: Path) -> Path | None:
+        """The signing key's public half, armoured, at dest (None before any
+        signature was made): what a test passes as --keyring."""
+        if self.home is None:
+            return None
+        self._gpg("--armor", "--export", "--output", str(dest))
+        subprocess.run(["gpgconf", "--homedir", str(self.home), "--kill", "all"], capture_output=True)
+        return dest
 
     def clearsign(self, text: str) -> str:
         """text wrapped in a clearsigned message (dash-escaping and all)."""
@@ -141,10 +158,19 @@ class VendorMirror:
         finally:
             self.images.signer.close()
 
+    def keyring(self) -> Path | None:
+        """The public key the fixtures' signatures were made with."""
+        return self.images.signer.public_key(self.root.parent / "vendor-signing-key.asc")
+
     def mirror_args(self, ng) -> list[str]:
+        """--mirror for each vendor, and --keyring: the fixtures' signatures
+        are made by a test key, trusted in place of the vendors' keys."""
         args = []
         for v in self.vendors:
             args += ["--mirror", "%s=%s" % (v, ng.url("/%s/" % v))]
+        key = self.keyring()
+        if key:
+            args += ["--keyring", str(key)]
         return args
 
 

@@ -44,7 +44,11 @@ int main(void)
 	TAP_CHECK(json_integer_value(json_object_get(j, "resumed_bytes")) == 123456789, "resumed_bytes");
 	TAP_CHECK(json_is_false(json_object_get(j, "from_cache")), "from_cache false");
 	TAP_CHECK(json_object_get(j, "sha512") == NULL, "sha512 omitted when not computed");
-	TAP_CHECK_INT_EQ(json_object_size(j), 9, "exactly the documented keys");
+	json_t *ev = json_object_get(j, "evidence");
+	TAP_CHECK(json_is_object(ev) && json_is_string(json_object_get(ev, "level")) &&
+	          json_object_get(ev, "signature") && json_object_get(ev, "digest_source"),
+	          "evidence: level, digest_source, signature");
+	TAP_CHECK_INT_EQ(json_object_size(j), 10, "exactly the documented keys");
 	json_decref(j);
 
 	static const char sha512[] = "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318"

@@ -195,6 +195,7 @@ const vendor_def vendor_alpine = {
 		.arches = "x86_64 aarch64",
 		.format = "qcow2",
 		.verifier = "sidecar <image>.sha256 / .sha512",
+		.evidence = "checksum",
 		.homepage = "https://alpinelinux.org",
 		.bases = bases,
 	},

@@ -115,8 +115,10 @@ static imgfetch_status resolve(const vendor_req *req, imgfetch_resolved *r)
 	snprintf(series, sizeof(series), "%.*s", (int)strcspn(build, "."), build);
 	r->verifier = IMGFETCH_VERIFIER_SUMS;
 	if (!(r->url = vendor_url(req, "images", "v%s/%s", build, file)) ||
-	    !(r->sums_url = vendor_url(req, "images", "v%s/%s.SHA256", build, file)))
+	    !(r->sums_url = vendor_url(req, "images", "v%s/%s.SHA256", build, file)) ||
+	    !(r->signature_url = vendor_url(req, "images", "v%s/%s.SHA256.sig", build, file)))
 		return IMGFETCH_E_FAILED;
+	r->evidence = IMGFETCH_EVIDENCE_SIGNATURE;
 	if (!set_str(&r->series, series) || !set_str(&r->version, build) || !set_str(&r->file_name, file) ||
 	    !set_str(&r->description, "Arch Linux cloud image (arch-boxes, cloud-init)"))
 		return ifx_fail(req->ctx, IMGFETCH_E_FAILED, "out of memory");
@@ -131,7 +133,9 @@ const vendor_def vendor_arch = {
 		.releases = "latest, build (v20261101.123456 or 20261101.123456)",
 		.arches = "x86_64",
 		.format = "qcow2",
-		.verifier = "<image>.SHA256 (GNU) as a sums file",
+		.verifier = "<image>.SHA256 (GNU) as a sums file, signed (<image>.SHA256.sig)",
+		.evidence = "signature",
+		.signature = "<image>.SHA256.sig by 1B9A16984A4E8CB448712D2AE0B78BF4326C6F8F (subkey 656E4C5A…, expires 2027-05-28)",
 		.homepage = "https://archlinux.org",
 		.bases = bases,
 	},

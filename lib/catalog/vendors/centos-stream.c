@@ -217,6 +217,7 @@ const vendor_def vendor_centos_stream = {
 		.arches = "x86_64 aarch64",
 		.format = "qcow2",
 		.verifier = "CHECKSUM (BSD) in the image directory",
+		.evidence = "checksum",
 		.homepage = "https://www.centos.org",
 		.bases = bases,
 	},

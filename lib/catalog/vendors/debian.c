@@ -568,6 +568,7 @@ const vendor_def vendor_debian = {
 		.arches = "x86_64 aarch64",
 		.format = "qcow2",
 		.verifier = "sha512 pinned by the image's JSON manifest; SHA512SUMS (GNU) without one",
+		.evidence = "checksum",
 		.homepage = "https://www.debian.org",
 		.bases = bases,
 	},

@@ -167,8 +167,11 @@ imgfetch_status el_resolve(const vendor_req *req, const el_tree *t, imgfetch_res
 		                ver, req->arch, images);
 	r->verifier = IMGFETCH_VERIFIER_SUMS;
 	if (!(r->url = vendor_url(req, t->base, "%s%s", images + strlen(root), file)) ||
-	    !(r->sums_url = vendor_url(req, t->base, "%sCHECKSUM", images + strlen(root))))
+	    !(r->sums_url = vendor_url(req, t->base, "%sCHECKSUM", images + strlen(root))) ||
+	    (t->signed_checksum && !(r->signature_url = vendor_url(req, t->base, "%sCHECKSUM.asc", images + strlen(root)))))
 		return IMGFETCH_E_FAILED;
+	if (t->signed_checksum)
+		r->evidence = IMGFETCH_EVIDENCE_SIGNATURE;
 	char series[DIR_MAX + 1];
 	snprintf(series, sizeof(series), "%.*s", (int)strcspn(ver, "."), ver);
 	if (!set_str(&r->series, series) || !set_str(&r->version, version) || !set_str(&r->file_name, file) ||

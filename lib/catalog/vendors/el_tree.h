@@ -24,6 +24,7 @@ char *el_pick_image(char *const *listing, const char *name_head, const char *nam
 
 typedef struct el_tree {
 	const char *base;        /* base key of the tree's root */
+	bool signed_checksum;    /* CHECKSUM.asc, a detached signature over CHECKSUM, beside it */
 	bool cloud_dir;          /* images in <dir>/cloud/<arch>/images/ (else <dir>/images/<arch>/) */
 	const char *name_head;   /* dated image names: <head><major><tail><N.M>-<date>... */
 	const char *name_tail;

@@ -257,7 +257,19 @@ static imgfetch_status resolve(const vendor_req *req, imgfetch_resolved *r)
 	}
 	r->verifier = IMGFETCH_VERIFIER_PINNED;
 	r->size = p.size;
-	if (!(version = build_id(file, p.version)) || !set_str(&r->series, p.version) || !set_str(&r->version, version) ||
+	/* releases.json is unsigned; the image directory's CHECKSUM
+	 * ("Fedora-Cloud-<version>-<build>-<arch>-CHECKSUM") is clearsigned by
+	 * the release's key. Without a build id its name is unknown. */
+	if ((version = build_id(file, p.version)) && strchr(version, '-')) {
+		size_t dirlen = (size_t)(strrchr(path, '/') - path);
+		if (!(r->sums_url = vendor_url(req, "download", "%.*s/Fedora-Cloud-%s-%s-CHECKSUM", (int)dirlen, path,
+		                               version, req->arch))) {
+			st = IMGFETCH_E_FAILED;
+			goto out;
+		}
+		r->evidence = IMGFETCH_EVIDENCE_SIGNATURE;
+	}
+	if (!version || !set_str(&r->series, p.version) || !set_str(&r->version, version) ||
 	    !set_str(&r->file_name, file) || !set_str(&r->sha256, p.sha256) ||
 	    !set_str(&r->description, "Fedora Cloud Base image (Generic, cloud-init)"))
 		st = ifx_fail(req->ctx, IMGFETCH_E_FAILED, "out of memory");
@@ -274,7 +286,10 @@ const vendor_def vendor_fedora = {
 		.releases = "latest, release (44); Beta releases are skipped",
 		.arches = "x86_64 aarch64",
 		.format = "qcow2",
-		.verifier = "sha256 pinned by releases.json",
+		.verifier = "the image directory's CHECKSUM (BSD), clearsigned by the release key; sha256 pinned by "
+		            "releases.json with --verify checksum",
+		.evidence = "signature",
+		.signature = "Fedora-Cloud-<N>-<build>-<arch>-CHECKSUM clearsigned by the Fedora <N> key",
 		.homepage = "https://fedoraproject.org",
 		.bases = bases,
 	},

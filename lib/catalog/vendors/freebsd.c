@@ -17,7 +17,10 @@
 #include "catalog/vendors/freebsd.h"
 #include "util/cleanup.h"
 
-static const char *const bases[] = { "download", "https://download.freebsd.org/releases/VM-IMAGES/", NULL };
+/* The signed checksums of a release's VM images are not beside them but in
+ * the web site's release notes tree, clearsigned by the release engineer. */
+static const char *const bases[] = { "download", "https://download.freebsd.org/releases/VM-IMAGES/",
+	                             "www", "https://www.freebsd.org/", NULL };
 
 /* "X.Y-RELEASE/" → length of "X.Y", or 0 when the entry is something else
  * (BETA/RC dirs, files, README). */
@@ -172,8 +175,10 @@ static imgfetch_status resolve(const vendor_req *req, imgfetch_resolved *r)
 	snprintf(series, sizeof(series), "%.*s", (int)strcspn(ver, "."), ver);
 	r->verifier = IMGFETCH_VERIFIER_SUMS;
 	if (!(r->url = vendor_url(req, "download", "%s-RELEASE/%s/Latest/%s", ver, dir_arch, file)) ||
-	    !(r->sums_url = vendor_url(req, "download", "%s-RELEASE/%s/Latest/CHECKSUM.SHA256", ver, dir_arch)))
+	    !(r->sums_url = vendor_url(req, "www", "releases/%sR/checksums/CHECKSUM.SHA256-FreeBSD-%s-RELEASE-%s-vm.asc",
+	                               ver, ver, file_arch)))
 		return IMGFETCH_E_FAILED;
+	r->evidence = IMGFETCH_EVIDENCE_SIGNATURE;
 	if (!set_str(&r->series, series) || !set_str(&r->version, ver) || !set_str(&r->file_name, file) ||
 	    !set_str(&r->description, "FreeBSD BASIC-CLOUDINIT VM image (UFS)"))
 		return ifx_fail(req->ctx, IMGFETCH_E_FAILED, "out of memory");
@@ -188,7 +193,10 @@ const vendor_def vendor_freebsd = {
 		.releases = "latest, release (14.3, 15.0 or 14.3-RELEASE)",
 		.arches = "x86_64 aarch64",
 		.format = "raw.xz",
-		.verifier = "CHECKSUM.SHA256 (BSD) in the release directory",
+		.verifier = "www.freebsd.org/releases/<X.Y>R/checksums/CHECKSUM.SHA256-FreeBSD-<X.Y>-RELEASE-<arch>-vm.asc "
+		            "(BSD), clearsigned",
+		.evidence = "signature",
+		.signature = "CHECKSUM.SHA256-…-vm.asc clearsigned by 82563B84D0620EDC0DFB86413897F2E22E65AD3F",
 		.homepage = "https://www.freebsd.org",
 		.bases = bases,
 	},

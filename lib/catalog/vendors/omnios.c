@@ -144,6 +144,7 @@ const vendor_def vendor_omnios = {
 		.arches = "x86_64",
 		.format = "vmdk",
 		.verifier = "sidecar <image>.sha256",
+		.evidence = "checksum",
 		.homepage = "https://omnios.org",
 		.bases = bases,
 	},

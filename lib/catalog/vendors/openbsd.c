@@ -158,6 +158,7 @@ const vendor_def vendor_openbsd = {
 		.arches = "x86_64",
 		.format = "qcow2",
 		.verifier = "sidecar .sha256 release asset",
+		.evidence = "checksum",
 		.homepage = "https://www.openbsd.org",
 		.bases = bases,
 	},

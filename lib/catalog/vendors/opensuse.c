@@ -199,8 +199,11 @@ static imgfetch_status finish(const vendor_req *req, imgfetch_resolved *r, const
                               const char *series, const char *version, const char *what)
 {
 	r->verifier = IMGFETCH_VERIFIER_SIDECAR;
-	if (asprintf(&r->url, "%s%s", dir, file) < 0) {
-		r->url = NULL;
+	/* <image>.sha256.asc: an armoured signature over the sidecar (a v3
+	 * signature packet, which RNP reads). */
+	r->evidence = IMGFETCH_EVIDENCE_SIGNATURE;
+	if (asprintf(&r->url, "%s%s", dir, file) < 0 || asprintf(&r->signature_url, "%s%s.sha256.asc", dir, file) < 0) {
+		r->url = r->signature_url = NULL;
 		return ifx_fail(req->ctx, IMGFETCH_E_FAILED, "out of memory");
 	}
 	if (!set_str(&r->series, series) || !set_str(&r->version, version) || !set_str(&r->file_name, file) ||
@@ -318,7 +321,9 @@ const vendor_def vendor_opensuse = {
 		.releases = "latest (newest Leap), Leap version (16.0, 15.6), tumbleweed",
 		.arches = "x86_64 aarch64",
 		.format = "qcow2",
-		.verifier = "sidecar <image>.sha256",
+		.verifier = "sidecar <image>.sha256, signed (<image>.sha256.asc)",
+		.evidence = "signature",
+		.signature = "<image>.sha256.asc by AD485664E901B867051AB15F35A2F86E29B700A4",
 		.homepage = "https://www.opensuse.org",
 		.bases = bases,
 	},

@@ -366,6 +366,7 @@ const vendor_def vendor_oracle = {
 		.arches = "x86_64 aarch64",
 		.format = "qcow2",
 		.verifier = "sha256 pinned by the template JSON",
+		.evidence = "checksum",
 		.homepage = "https://www.oracle.com/linux/",
 		.bases = bases,
 	},

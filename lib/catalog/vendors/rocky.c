@@ -28,6 +28,7 @@ const vendor_def vendor_rocky = {
 		.arches = "x86_64 aarch64",
 		.format = "qcow2",
 		.verifier = "CHECKSUM (BSD) in the image directory",
+		.evidence = "checksum",
 		.homepage = "https://rockylinux.org",
 		.bases = bases,
 	},

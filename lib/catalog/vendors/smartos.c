@@ -232,6 +232,7 @@ const vendor_def vendor_smartos = {
 		.arches = "x86_64",
 		.format = "raw.gz",
 		.verifier = "sha256sums.txt in the release directory",
+		.evidence = "checksum",
 		.homepage = "https://www.tritondatacenter.com/smartos",
 		.bases = bases,
 	},

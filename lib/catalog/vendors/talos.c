@@ -233,6 +233,7 @@ const vendor_def vendor_talos = {
 		.arches = "x86_64 aarch64",
 		.format = "raw.xz",
 		.verifier = "<image>.sha256 when the factory serves it, else trust-only (with a notice)",
+		.evidence = "checksum",
 		.homepage = "https://www.talos.dev",
 		.bases = bases,
 	},

@@ -242,7 +242,15 @@ static imgfetch_status resolve(const vendor_req *req, imgfetch_resolved *r)
 	const char *base = strrchr(p.path, '/');
 	r->verifier = IMGFETCH_VERIFIER_PINNED;
 	r->size = p.size;
-	if (!(r->url = vendor_url(req, "cloud", STREAM_ROOT "%s", p.path)))
+	/* The feed is unsigned; the build directory's SHA256SUMS is signed
+	 * (SHA256SUMS.gpg, armoured despite its name), and that is what a
+	 * signature policy checks. The feed's digest stays for --verify
+	 * checksum and for the UUID. */
+	int dirlen = base ? (int)(base - p.path) : 0;
+	r->evidence = base ? IMGFETCH_EVIDENCE_SIGNATURE : IMGFETCH_EVIDENCE_CHECKSUM;
+	if (!(r->url = vendor_url(req, "cloud", STREAM_ROOT "%s", p.path)) ||
+	    (base && (!(r->sums_url = vendor_url(req, "cloud", STREAM_ROOT "%.*s/SHA256SUMS", dirlen, p.path)) ||
+	              !(r->signature_url = vendor_url(req, "cloud", STREAM_ROOT "%.*s/SHA256SUMS.gpg", dirlen, p.path)))))
 		st = IMGFETCH_E_FAILED;
 	else if (!set_str(&r->series, p.release) || !set_str(&r->version, version) ||
 	         !set_str(&r->file_name, base ? base + 1 : p.path) || !set_str(&r->sha256, p.sha256) ||
@@ -260,7 +268,10 @@ const vendor_def vendor_ubuntu = {
 		.releases = "latest (newest supported LTS), version (24.04), codename (noble)",
 		.arches = "x86_64 aarch64",
 		.format = "qcow2",
-		.verifier = "sha256 pinned by simplestreams",
+		.verifier = "SHA256SUMS of the build directory, signed (SHA256SUMS.gpg); sha256 pinned by simplestreams "
+		            "with --verify checksum",
+		.evidence = "signature",
+		.signature = "SHA256SUMS.gpg by D2EB44626FDDC30B513D5BB71A5D6C4C7DB87C81 (or 4A3CE3CD565D7EB5C810E2B97FF3F408476CF100)",
 		.homepage = "https://ubuntu.com",
 		.bases = bases,
 	},

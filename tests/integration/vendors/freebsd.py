@@ -2,7 +2,9 @@
 """FreeBSD fixture: VM-IMAGES/ with X.Y-RELEASE/ dirs whose numeric order
 differs from the lexical one (9.3 < 14.3 < 15.0), a BETA dir and files
 beside them; <arch>/Latest/ with ufs and zfs, cloud-init and plain images
-and a BSD-format CHECKSUM.SHA256 (no comments) covering the .xz files."""
+and a BSD-format CHECKSUM.SHA256 (no comments) covering the .xz files; the
+same lines clearsigned under www/releases/<X.Y>R/checksums/ as on
+www.freebsd.org."""
 
 from pathlib import Path
 
@@ -23,6 +25,12 @@ def _latest_dir(rel: Path, images, version: str, dir_arch: str, file_arch: str) 
     lines.insert(1, "SHA256 (FreeBSD-%s-RELEASE-%s-BASIC-CLOUDINIT-ufs.qcow2.xz) = %s\n"
                  % (version, file_arch, "ab" * 32))
     (d / "CHECKSUM.SHA256").write_text("".join(lines))
+    # The signed copy of the release's VM image checksums, on the web site
+    # (www/releases/<X.Y>R/checksums/), clearsigned.
+    www = rel.parent.parent / "www" / "releases" / ("%sR" % version) / "checksums"
+    www.mkdir(parents=True, exist_ok=True)
+    (www / ("CHECKSUM.SHA256-FreeBSD-%s-RELEASE-%s-vm.asc" % (version, file_arch))).write_text(
+        images.signer.clearsign("".join(lines)))
     (d / "CHECKSUM.SHA512").write_text("")
     return main
 

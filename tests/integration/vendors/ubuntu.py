@@ -39,7 +39,7 @@ def _items(root: Path, images, codename, version, arch, serial, newest) -> dict:
         sums = img.parent / "SHA256SUMS"
         old = sums.read_text() if sums.exists() else ""
         sums.write_text(old + "%s *%s.img\n" % (hashlib.sha256(data).hexdigest(), stem))
-        images.signer.detach(sums, ".gpg")
+        images.signer.detach(sums, ".gpg", armor=True)
         sha, size = hashlib.sha256(data).hexdigest(), len(data)
     else:
         sha, size = hashlib.sha256(path.encode()).hexdigest(), 583401472

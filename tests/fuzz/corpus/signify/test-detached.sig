@@ -1,0 +1,2 @@
+untrusted comment: verify with a.pub
+RWQ/ZLmLVlyzr3Ek7m4KkGOtlZgE9BV5JTGLOn15OhCuuG1+auMylZwXZjDM4z+xaXjFFAt9808z+cbbfJRXUeZ9WBOHHmSSwAU=

@@ -1,0 +1,2 @@
+untrusted comment: verify with a.pub
+RWQ/ZLmLVlyzr2wqKNisiyTm6swPpfFikEZjgpTwejFbnAVU3GVVIavHcZ2E7cb7B+ajcIrIRwlP9jFCC2hWbP+A08GsWaecAg4=

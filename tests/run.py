@@ -245,7 +245,7 @@ FUZZ_RUNS = {
     "detect": 6000, "feed_fedora": 25000, "feed_ubuntu": 30000, "zfs_stream": 25000, "vmdk": 45000,
     "sums": 40000, "signify": 100000, "qcow2": 25000, "feed_oracle": 50000, "feed_openbsd": 70000, "feed_freebsd": 80000,
     "feed_centos_stream": 60000, "feed_alpine": 60000, "feed_arch": 90000,
-    "pgp": 20000,
+    "pgp": 8000,
 }
 FUZZ_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",

@@ -353,6 +353,16 @@ imgfetch_status imgfetch_fetch(imgfetch_ctx *ctx, const imgfetch_fetch_opts *o, 
 		st = ifx_fail(ctx, IMGFETCH_E_INVALID, "output directory %s does not exist", dir);
 		goto fail;
 	}
+	/* The names in the directory are imgfetch's: a link there is removed,
+	 * not followed (into a device, another directory), and a directory,
+	 * FIFO or device there is refused. */
+	char why[600];
+	if (output_chosen_prepare(r->path, why, sizeof(why)) < 0 ||
+	    output_chosen_prepare(r->metadata_path, why, sizeof(why)) < 0 ||
+	    (r->manifest_path && output_chosen_prepare(r->manifest_path, why, sizeof(why)) < 0)) {
+		st = ifx_fail(ctx, IMGFETCH_E_INVALID, "%s", why);
+		goto fail;
+	}
 	if (o->format == IMGFETCH_FETCH_SOURCE)
 		g.output = r->path;
 	imgfetch_get_result *gr = NULL;

@@ -48,6 +48,9 @@ typedef struct backend_ops {
 	 */
 	int (*code)(void *st, const uint8_t **in, size_t *in_len, uint8_t **out, size_t *out_room, bool finish,
 	            char *err, size_t errlen);
+	/* Optional: whether a stream decoded so far carried no integrity check
+	 * (xz --check=none), which the decoder accepts but the caller should say. */
+	bool (*unchecked)(const void *st);
 	void (*destroy)(void *st);
 } backend_ops;
 

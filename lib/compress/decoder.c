@@ -308,6 +308,11 @@ const char *decoder_error(const decoder *d)
 	return d ? d->err : "";
 }
 
+bool decoder_unchecked(const decoder *d)
+{
+	return d && d->st && d->ops->unchecked && d->ops->unchecked(d->st);
+}
+
 void decoder_free(decoder *d)
 {
 	if (!d)
@@ -337,6 +342,12 @@ static ssize_t read_at(int fd, void *buf, size_t len, uint64_t off, bool *stream
 
 int decompress_fd(int fd, compress_kind k, unsigned threads, uint64_t max_out, decoder_out_fn out, void *u,
                   char *err, size_t errlen)
+{
+	return decompress_fd_ex(fd, k, threads, max_out, out, u, err, errlen, NULL);
+}
+
+int decompress_fd_ex(int fd, compress_kind k, unsigned threads, uint64_t max_out, decoder_out_fn out, void *u,
+                     char *err, size_t errlen, bool *ret_unchecked)
 {
 	if (err && errlen)
 		err[0] = '\0';
@@ -380,6 +391,8 @@ fail:
 	if (err && errlen)
 		snprintf(err, errlen, "%s", decoder_error(d));
 out:
+	if (ret_unchecked && decoder_unchecked(d))
+		*ret_unchecked = true;
 	free(buf);
 	decoder_free(d);
 	return r;

@@ -43,12 +43,22 @@ int decoder_finish(decoder *d, decoder_out_fn out, void *u);
 uint64_t decoder_total_out(const decoder *d);
 /* A message for the last error ("" when none). */
 const char *decoder_error(const decoder *d);
+/* Whether a stream decoded so far carries no integrity check at all (xz
+ * --check=none): decoded (the download's digest vouches for the compressed
+ * bytes), but worth a warning. A check type the library cannot verify is
+ * refused instead (-EBADMSG, naming the check id). */
+bool decoder_unchecked(const decoder *d);
 void decoder_free(decoder *d);
 
 /* Convenience: decodes the whole of fd (from offset 0) through out().
  * err receives a message on failure. */
 int decompress_fd(int fd, compress_kind k, unsigned threads, uint64_t max_out, decoder_out_fn out, void *u,
                   char *err, size_t errlen);
+/* The same; *ret_unchecked (when not NULL) is set to true when
+ * decoder_unchecked() was true at the end (also after a failure), and left
+ * alone otherwise. */
+int decompress_fd_ex(int fd, compress_kind k, unsigned threads, uint64_t max_out, decoder_out_fn out, void *u,
+                     char *err, size_t errlen, bool *ret_unchecked);
 
 /*
  * Uncompressed size without a full decode, where the format allows it:

@@ -48,6 +48,11 @@ static int probe_xz(int fd, uint64_t size, uint64_t *ret_size, char *err, size_t
 	int r = xz_read_index(fd, size, &idx, err, errlen);
 	if (r < 0)
 		return r;
+	/* A size is only worth giving for a file that will decode. */
+	if ((r = xz_index_checks(idx, NULL, err, errlen)) < 0) {
+		lzma_index_end(idx, NULL);
+		return r;
+	}
 	*ret_size = lzma_index_uncompressed_size(idx);
 	lzma_index_end(idx, NULL);
 	return 0;

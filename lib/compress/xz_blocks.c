@@ -33,6 +33,7 @@ struct xz_blocks {
 	int fd;
 	uint64_t size;
 	uint64_t memusage;
+	bool unchecked;
 	size_t n;
 	xz_block_info *blk;
 };
@@ -106,6 +107,11 @@ int xz_blocks_open(int fd, xz_blocks **ret, char *err, size_t errlen)
 	int r = xz_read_index(fd, (uint64_t)st.st_size, &idx, err, errlen);
 	if (r < 0)
 		return r;
+	bool unchecked = false;
+	if ((r = xz_index_checks(idx, &unchecked, err, errlen)) < 0) {
+		lzma_index_end(idx, NULL);
+		return r;
+	}
 	lzma_vli count = lzma_index_block_count(idx);
 	if (count > XZ_MAX_BLOCKS) {
 		lzma_index_end(idx, NULL);
@@ -118,6 +124,7 @@ int xz_blocks_open(int fd, xz_blocks **ret, char *err, size_t errlen)
 		return errmsg(err, errlen, -ENOMEM, "out of memory");
 	}
 	b->fd = fd;
+	b->unchecked = unchecked;
 	b->size = lzma_index_uncompressed_size(idx);
 	lzma_index_iter it;
 	lzma_index_iter_init(&it, idx);
@@ -181,6 +188,11 @@ uint64_t xz_blocks_memusage(const xz_blocks *b)
 	return b->memusage;
 }
 
+bool xz_blocks_unchecked(const xz_blocks *b)
+{
+	return b->unchecked;
+}
+
 int xz_block_reader_new(const xz_blocks *b, xz_block_reader **ret)
 {
 	xz_block_reader *r = calloc(1, sizeof(*r));
@@ -213,6 +225,13 @@ int xz_block_begin(xz_block_reader *r, size_t i, char *err, size_t errlen)
 		return rc;
 	/* Re-initialising the same lzma_stream reuses its dictionary. */
 	lzma_ret ret = lzma_block_decoder(&r->s, &r->block);
+	/* liblzma would decode the block without its check (xz_blocks_open
+	 * refuses such files already; this is for a caller that did not ask). */
+	if (ret == LZMA_UNSUPPORTED_CHECK)
+		return errmsg(err, errlen, -EBADMSG,
+		              "xz stream uses integrity check type %u, which this build of liblzma cannot verify; "
+		              "refusing to decode unchecked data",
+		              (unsigned)r->block.check);
 	if (ret != LZMA_OK)
 		return errmsg(err, errlen, ret == LZMA_MEM_ERROR ? -ENOMEM : -ENOTSUP,
 		            "xz: cannot start decoding block %zu (liblzma error %d)", i + 1, (int)ret);

@@ -11,12 +11,14 @@
  *
  * Each block is checked as thoroughly as by a sequential decode: its header,
  * its compressed and uncompressed sizes against the index, and its integrity
- * check (CRC32/CRC64/SHA-256); the stream headers, footers, indexes and
+ * check (CRC32/CRC64/SHA-256; a check type liblzma cannot verify is refused at
+ * open, check type NONE is accepted, see xz.c); the stream headers, footers, indexes and
  * padding are checked by liblzma's index reader at open. Messages number
  * blocks from 1, as xz --list does.
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +39,8 @@ uint64_t xz_blocks_size(const xz_blocks *b);
 void xz_blocks_extent(const xz_blocks *b, size_t i, uint64_t *ret_offset, uint64_t *ret_length);
 /* The most memory one block's decoder needs (the largest dictionary). */
 uint64_t xz_blocks_memusage(const xz_blocks *b);
+/* Whether some stream of the file has no integrity check (xz --check=none). */
+bool xz_blocks_unchecked(const xz_blocks *b);
 
 /* One decoding thread's state, reused from block to block. */
 int xz_block_reader_new(const xz_blocks *b, xz_block_reader **ret);

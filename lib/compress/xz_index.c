@@ -89,3 +89,18 @@ out:
 	return r;
 }
 
+
+int xz_index_checks(const lzma_index *idx, bool *ret_unchecked, char *err, size_t errlen)
+{
+	/* Bit N set: some stream uses check id N. */
+	uint32_t used = lzma_index_checks(idx);
+	if (ret_unchecked)
+		*ret_unchecked = (used & (1u << LZMA_CHECK_NONE)) != 0;
+	for (unsigned id = 0; id <= LZMA_CHECK_ID_MAX; id++)
+		if ((used & (1u << id)) && !lzma_check_is_supported((lzma_check)id))
+			return errmsg(err, errlen, -EBADMSG,
+			              "xz stream uses integrity check type %u, which this build of liblzma cannot verify; "
+			              "refusing to decode unchecked data",
+			              id);
+	return 0;
+}

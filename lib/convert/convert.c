@@ -140,6 +140,9 @@ imgfetch_status imgfetch_image_info_read(imgfetch_ctx *ctx, const char *path, ui
 	};
 	conv_input in;
 	ctx->error[0] = '\0';
+	char why[600];
+	if (path && user_path_check(path, why, sizeof(why)) < 0)
+		return ifx_fail(ctx, IMGFETCH_E_INVALID, "%s", why);
 	imgfetch_status st = conv_input_open(ctx, path, -1, &io, &in);
 	if (st < 0)
 		return st;
@@ -156,7 +159,8 @@ imgfetch_status imgfetch_image_info_read(imgfetch_ctx *ctx, const char *path, ui
 		char err[512] = "";
 		counter total = { .ctx = ctx };
 		int r = zfs_source_decode(in.fd, in.container, 0, io.max_size, count_out, &total, &in.zfs_info, err,
-		                          sizeof(err));
+		                          sizeof(err), &in.unchecked);
+		conv_input_say_unchecked(ctx, &in, path);
 		if (r < 0) {
 			st = stream_error(ctx, path, r == -ENOTSUP ? -EBADMSG : r, err);
 			conv_input_close(&in);
@@ -168,7 +172,9 @@ imgfetch_status imgfetch_image_info_read(imgfetch_ctx *ctx, const char *path, ui
 		/* gzip and bzip2 do not record the size: count it. */
 		char err[512] = "";
 		counter total = { .ctx = ctx };
-		int r = decompress_fd(in.fd, in.container, 0, io.max_size, count_out, &total, err, sizeof(err));
+		int r = decompress_fd_ex(in.fd, in.container, 0, io.max_size, count_out, &total, err, sizeof(err),
+		                         &in.unchecked);
+		conv_input_say_unchecked(ctx, &in, path);
 		if (r < 0) {
 			st = stream_error(ctx, path, r, err);
 			conv_input_close(&in);
@@ -257,21 +263,34 @@ typedef struct output {
 static imgfetch_status open_output(imgfetch_ctx *ctx, const char *path, imgfetch_image_format format,
                                    const conv_input *in, output *out)
 {
-	struct stat st;
+	struct stat st, lst;
 	*out = (output){ .fd = -1, .af = ATOMIC_FILE_INIT };
 	if (strcmp(path, "-") == 0) {
 		out->fd = STDOUT_FILENO;
 		out->pipe = true;
 		return IMGFETCH_OK;
 	}
+	/* The user named this path (imgfetch_convert checked it with
+	 * user_path_check): a link to a block device is that device
+	 * (/dev/zvol/..., /dev/disk/by-id/... are links). */
+	bool link = lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode);
 	if (stat(path, &st) == 0) {
 		if (st.st_dev == in->dev && st.st_ino == in->ino)
 			return ifx_fail(ctx, IMGFETCH_E_INVALID, "refusing to overwrite the input %s with its own conversion",
 			                path);
 		if (S_ISBLK(st.st_mode)) {
-			out->fd = open(path, O_RDWR | O_CLOEXEC);
+			/* O_RDWR never waits, even on a FIFO swapped in meanwhile; the
+			 * descriptor must be the device that was looked at. */
+			out->fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
 			if (out->fd < 0)
 				return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot open %s: %s", path, strerror(errno));
+			struct stat fst;
+			if (fstat(out->fd, &fst) < 0 || !S_ISBLK(fst.st_mode) || fst.st_rdev != st.st_rdev) {
+				close(out->fd);
+				out->fd = -1;
+				return ifx_fail(ctx, IMGFETCH_E_INVALID, "%s changed while it was opened; not writing to it",
+				                path);
+			}
 			return IMGFETCH_OK;
 		}
 		if (S_ISDIR(st.st_mode))
@@ -282,7 +301,9 @@ static imgfetch_status open_output(imgfetch_ctx *ctx, const char *path, imgfetch
 			if (format != IMGFETCH_FORMAT_RAW)
 				return ifx_fail(ctx, IMGFETCH_E_INVALID, "%s is not a regular file: only raw output can go there",
 				                path);
-			out->fd = open(path, O_WRONLY | O_CLOEXEC);
+			/* Named itself (user_path_check refused links to it): a link
+			 * that appears here now is not followed. */
+			out->fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY | (link ? 0 : O_NOFOLLOW));
 			if (out->fd < 0)
 				return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot open %s: %s", path, strerror(errno));
 			out->pipe = true;
@@ -344,6 +365,10 @@ static int try_xz_blocks(imgfetch_ctx *ctx, conv_input *in, img_writer *w, unsig
 	}
 	if (threads > fit)
 		threads = (unsigned)fit;
+	if (xz_blocks_unchecked(b)) {
+		in->unchecked = true;
+		conv_input_say_unchecked(ctx, in, label);
+	}
 	ifx_log(ctx, IMGFETCH_LOG_DEBUG, "%s: decoding %zu xz blocks on %u threads", label, xz_blocks_count(b), threads);
 	engine_segments seg = {
 		.src = b,
@@ -365,13 +390,13 @@ typedef int (*stream_decode_fn)(conv_input *in, unsigned threads, uint64_t max, 
 
 static int decode_compressed(conv_input *in, unsigned threads, uint64_t max, engine *e, char *err, size_t errlen)
 {
-	return decompress_fd(in->fd, in->container, threads, max, engine_stream_push, e, err, errlen);
+	return decompress_fd_ex(in->fd, in->container, threads, max, engine_stream_push, e, err, errlen, &in->unchecked);
 }
 
 static int decode_zfs(conv_input *in, unsigned threads, uint64_t max, engine *e, char *err, size_t errlen)
 {
 	int r = zfs_source_decode(in->fd, in->container, threads, max, engine_stream_push, e, &in->zfs_info, err,
-	                          errlen);
+	                          errlen, &in->unchecked);
 	return r == -ENOTSUP ? -EBADMSG : r; /* an unsupported stream is a bad image here */
 }
 
@@ -387,6 +412,7 @@ static imgfetch_status run_stream(imgfetch_ctx *ctx, const imgfetch_convert_opts
 	char err[512] = "";
 	uint64_t max = o->max_size ? o->max_size : IMGFETCH_DEFAULT_MAX_SIZE;
 	int r = decode(in, threads, max, e, err, sizeof(err));
+	conv_input_say_unchecked(ctx, in, o->input);
 	if (r < 0) {
 		/* A failure of the engine itself (the writer: a full disk, a closed
 		 * pipe) stopped the decoder: its status and message are the truth. */
@@ -448,6 +474,13 @@ imgfetch_status imgfetch_convert(imgfetch_ctx *ctx, const imgfetch_convert_opts 
 	imgfetch_status st = validate(ctx, o, &comp);
 	if (st < 0)
 		return st;
+
+	/* Paths the user named: a link to a FIFO or character device is
+	 * refused (naming the node itself is fine), before anything is read. */
+	char why[600];
+	if ((!o->has_input_fd && user_path_check(o->input, why, sizeof(why)) < 0) ||
+	    (strcmp(o->output, "-") != 0 && user_path_check(o->output, why, sizeof(why)) < 0))
+		return ifx_fail(ctx, IMGFETCH_E_INVALID, "%s", why);
 
 	unsigned threads = online_cpus(o->threads);
 	_cleanup_free_ char *tmp = tmp_dir_for(o->output, o->tmp_dir);

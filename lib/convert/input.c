@@ -148,6 +148,8 @@ static imgfetch_status sniff_stream(imgfetch_ctx *ctx, conv_input *in, const cha
 			break;
 		off += n;
 		r = decoder_feed(d, buf, (size_t)n, sniff_out, s);
+		if (decoder_unchecked(d))
+			in->unchecked = true;
 		if (r == -ECANCELED)
 			break;
 		if (r < 0) {
@@ -158,7 +160,19 @@ static imgfetch_status sniff_stream(imgfetch_ctx *ctx, conv_input *in, const cha
 		}
 	}
 	decoder_free(d);
+	conv_input_say_unchecked(ctx, in, path);
 	return IMGFETCH_OK;
+}
+
+void conv_input_say_unchecked(imgfetch_ctx *ctx, conv_input *in, const char *what)
+{
+	if (!in->unchecked || in->unchecked_said)
+		return;
+	in->unchecked_said = true;
+	ifx_log(ctx, IMGFETCH_LOG_WARNING,
+	        "%s: the xz stream has no integrity check (made with xz --check=none); decoding it anyway: only a "
+	        "digest of the compressed file (as get and fetch verify) vouches for its bytes",
+	        what);
 }
 
 typedef struct unpack {
@@ -186,7 +200,9 @@ static imgfetch_status unpack_to_temp(imgfetch_ctx *ctx, conv_input *in, const c
 	        compress_name(in->container), path, o->tmp_dir);
 	unpack p = { .fd = in->tmp_fd };
 	char err[512] = "";
-	int r = decompress_fd(in->fd, in->container, o->threads, o->max_size, unpack_out, &p, err, sizeof(err));
+	int r = decompress_fd_ex(in->fd, in->container, o->threads, o->max_size, unpack_out, &p, err, sizeof(err),
+	                         &in->unchecked);
+	conv_input_say_unchecked(ctx, in, path);
 	if (r < 0) {
 		bool format = r == -EBADMSG || r == -EFBIG || r == -EPIPE;
 		return ifx_fail(ctx, format ? IMGFETCH_E_FORMAT : IMGFETCH_E_FAILED, "%s: %s", path,
@@ -230,7 +246,8 @@ static imgfetch_status open_zfs(imgfetch_ctx *ctx, conv_input *in, const char *p
 	sparse_out so = { .fd = in->tmp_fd };
 	char err[512] = "";
 	int r = zfs_source_decode(in->fd, in->container, o->threads, o->max_size, sparse_write, &so, &in->zfs_info, err,
-	                          sizeof(err));
+	                          sizeof(err), &in->unchecked);
+	conv_input_say_unchecked(ctx, in, path);
 	if (r == 0 && ftruncate(in->tmp_fd, (off_t)so.off) < 0)
 		r = -errno;
 	if (r < 0) {

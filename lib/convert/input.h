@@ -36,6 +36,8 @@ typedef struct conv_input {
 	const char *format;      /* static; what the input is ("zvol"), NULL: the reader's format */
 	const img_foreign *foreign; /* report_foreign: a format imgfetch does not read (no reader then) */
 	zfs_recv_info zfs_info;  /* zfs and unpacked: what the stream said */
+	bool unchecked;          /* a decode met an xz stream without integrity check */
+	bool unchecked_said;     /* ... and the warning was given */
 } conv_input;
 
 /* Opens path, or, when fd >= 0, reads fd (borrowed; path then only names it
@@ -47,4 +49,7 @@ IMGFETCH_WARN_UNUSED imgfetch_status conv_input_open(imgfetch_ctx *ctx, const ch
  * conv_input_open for qcow2 and vmdk, whose tables can alias clusters. */
 IMGFETCH_WARN_UNUSED imgfetch_status conv_input_count_data(imgfetch_ctx *ctx, conv_input *in, const char *what,
                                                            uint64_t max_size);
+/* Warns, once per input, when in->unchecked was set by a decode (an xz
+ * stream made with --check=none: decoded, see lib/compress/xz.c). */
+void conv_input_say_unchecked(imgfetch_ctx *ctx, conv_input *in, const char *what);
 void conv_input_close(conv_input *in);

@@ -15,7 +15,7 @@ static int feed(void *u, const void *buf, size_t n)
 }
 
 int zfs_source_decode(int fd, compress_kind container, unsigned threads, uint64_t max_size, zfs_recv_out_fn out,
-                      void *u, zfs_recv_info *info, char *err, size_t errlen)
+                      void *u, zfs_recv_info *info, char *err, size_t errlen, bool *ret_unchecked)
 {
 	zfs_recv *r = NULL;
 	int e = zfs_recv_new(max_size, out, u, &r);
@@ -43,7 +43,10 @@ int zfs_source_decode(int fd, compress_kind container, unsigned threads, uint64_
 		/* Records add at most 312 bytes per 512-byte block to the volume,
 		 * plus a bounded header: anything beyond is not a volume's stream. */
 		uint64_t cap = max_size > UINT64_MAX / 2 - (64u << 20) ? UINT64_MAX : 2 * max_size + (64u << 20);
-		e = decompress_fd(fd, container, threads, cap, feed, r, derr, sizeof(derr));
+		bool unchecked = false;
+		e = decompress_fd_ex(fd, container, threads, cap, feed, r, derr, sizeof(derr), &unchecked);
+		if (unchecked && ret_unchecked)
+			*ret_unchecked = true;
 	}
 	if (e == 0)
 		e = zfs_recv_finish(r);

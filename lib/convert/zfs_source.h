@@ -10,4 +10,4 @@
  * NULL: zeros). max_size caps the volume. On success info is filled in.
  * Errors as zfs_recv_feed and decompress_fd, message in err. */
 int zfs_source_decode(int fd, compress_kind container, unsigned threads, uint64_t max_size, zfs_recv_out_fn out,
-                      void *u, zfs_recv_info *info, char *err, size_t errlen);
+                      void *u, zfs_recv_info *info, char *err, size_t errlen, bool *ret_unchecked);

@@ -130,7 +130,7 @@ static imgfetch_status check_cached(imgfetch_ctx *ctx, const cache_entry *e, con
 {
 	cache_meta meta;
 	bool have_meta = cache_meta_read(e, &meta);
-	_cleanup_close_ int fd = open(e->path, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int fd = cache_entry_open(e);
 	struct stat st;
 	atomic_file f = ATOMIC_FILE_INIT;
 	pipeline p;
@@ -335,6 +335,33 @@ imgfetch_status imgfetch_get(imgfetch_ctx *ctx, const imgfetch_get_opts *o, imgf
 		ifx_log(ctx, IMGFETCH_LOG_INFO, "expecting %s %s for %s (%s%s%s)", imgfetch_hash_name(exp.sum.hash),
 		        exp.sum.hex, name, imgfetch_verifier_name(exp.kind), exp.source ? " " : "",
 		        exp.source ? exp.source : "");
+
+	/* Where the file goes: a path the user named (a link to a FIFO or a
+	 * character device is refused), or a name imgfetch chose (the URL's,
+	 * in the directory given or the working one), where nothing is followed.
+	 * get installs by renaming a new file into place, so an existing device
+	 * node, FIFO or socket there is refused rather than replaced (as root,
+	 * `-o /dev/null` would otherwise swap the device for a file). */
+	const char *target = o->output ? o->output : o->use_cache ? NULL : name;
+	if (target) {
+		char why[600];
+		struct stat ts;
+		int pr = o->output && !in_dir ? user_path_check(target, why, sizeof(why))
+		                              : output_chosen_prepare(target, why, sizeof(why));
+		if (pr < 0) {
+			st = ifx_fail(ctx, IMGFETCH_E_INVALID, "%s", why);
+			goto done;
+		}
+		if (stat(target, &ts) == 0 && !S_ISREG(ts.st_mode)) {
+			st = ifx_fail(ctx, IMGFETCH_E_INVALID,
+			              "%s is a %s, not a file: get installs a new file in place of the old, which would "
+			              "replace the node; name a file (or use convert to write into a device)",
+			              target, S_ISDIR(ts.st_mode) ? "directory" : S_ISBLK(ts.st_mode) ? "block device"
+			                      : S_ISCHR(ts.st_mode) ? "character device" : S_ISFIFO(ts.st_mode) ? "FIFO"
+			                                                                                     : "socket");
+			goto done;
+		}
+	}
 
 	if (o->use_cache) {
 		st = get_cached(ctx, o, name, &exp, &out, &path, &from_cache);

@@ -205,7 +205,9 @@ static bool stamp_matches(const char *out, const char *want, imgfetch_pull_forma
 	_cleanup_free_ char *sp = stamp_path(out);
 	if (!sp)
 		return false;
-	_cleanup_close_ int fd = open(sp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* The stamp and the output are names imgfetch chose: neither is
+	 * followed when it is a link, nor waited on when it is a FIFO. */
+	_cleanup_close_ int fd = open_nofollow_regular(AT_FDCWD, sp, O_RDONLY | O_CLOEXEC, 0, NULL);
 	if (fd < 0)
 		return false;
 	char buf[STAMP_MAX + 1];
@@ -218,7 +220,7 @@ static bool stamp_matches(const char *out, const char *want, imgfetch_pull_forma
 	if (sscanf(buf, "%199s %" SCNu64 " %15s", d, &size, f) != 3)
 		return false;
 	struct stat st;
-	if (stat(out, &st) < 0 || !S_ISREG(st.st_mode))
+	if (lstat(out, &st) < 0 || !S_ISREG(st.st_mode))
 		return false;
 	return strcmp(d, want) == 0 && strcmp(f, format_name(fmt)) == 0 && (uint64_t)st.st_size == size;
 }
@@ -229,7 +231,7 @@ static int stamp_write(const char *out, const char *want, imgfetch_pull_format f
 	if (!sp)
 		return -ENOMEM;
 	struct stat st;
-	if (stat(out, &st) < 0)
+	if (lstat(out, &st) < 0)
 		return -errno;
 	char line[STAMP_MAX];
 	int len = snprintf(line, sizeof(line), "%s %" PRIu64 " %s\n", want, (uint64_t)st.st_size, format_name(fmt));
@@ -462,6 +464,23 @@ static imgfetch_status fetch_parsed(imgfetch_ctx *ctx, oci_client *c, const char
 	return IMGFETCH_OK;
 }
 
+/* A name imgfetch chose (a layer's title in the user's directory): a link
+ * there is removed, a directory or special file refused (exit 2). */
+static imgfetch_status prepare_chosen(imgfetch_ctx *ctx, const char *path)
+{
+	char why[600];
+	int r = output_chosen_prepare(path, why, sizeof(why));
+	return r < 0 ? ifx_fail(ctx, IMGFETCH_E_INVALID, "%s", why) : IMGFETCH_OK;
+}
+
+/* The user's own -o: a link to a FIFO or character device is refused. */
+static imgfetch_status check_user_output(imgfetch_ctx *ctx, const char *path)
+{
+	char why[600];
+	int r = user_path_check(path, why, sizeof(why));
+	return r < 0 ? ifx_fail(ctx, IMGFETCH_E_INVALID, "%s", why) : IMGFETCH_OK;
+}
+
 /* DIR/<name> for layer d: its safe title, else its digest's hex (unique among taken). */
 static char *layer_path(const char *dir, const oci_descriptor *d, char **taken, size_t n_taken)
 {
@@ -613,7 +632,9 @@ imgfetch_status imgfetch_pull(imgfetch_ctx *ctx, const imgfetch_pull_opts *o, im
 			}
 			n_taken++;
 			ifx_log(ctx, IMGFETCH_LOG_INFO, "layer %s -> %s", d->digest, path);
-			st = install_blob(ctx, c, d, path, IMGFETCH_PULL_BLOB);
+			st = prepare_chosen(ctx, path);
+			if (st == IMGFETCH_OK)
+				st = install_blob(ctx, c, d, path, IMGFETCH_PULL_BLOB);
 			if (st == IMGFETCH_OK)
 				st = add_file(ctx, r, path, d, false);
 			free(path);
@@ -640,6 +661,12 @@ imgfetch_status imgfetch_pull(imgfetch_ctx *ctx, const imgfetch_pull_opts *o, im
 			}
 			dest = in_dir;
 		}
+		/* A layer's title names the file inside the directory: a link or
+		 * a special file there is not followed. The path given is the
+		 * user's, and may be a link to a device (raw output). */
+		st = in_dir ? prepare_chosen(ctx, dest) : check_user_output(ctx, dest);
+		if (st < 0)
+			goto out;
 		bool skip = stamp_matches(dest, d->digest, o->format);
 		if (skip) {
 			ifx_log(ctx, IMGFETCH_LOG_INFO, "%s already holds %s; nothing to do", dest, d->digest);

@@ -15,6 +15,7 @@
 
 #include "smartos/command.h"
 #include "util/cleanup.h"
+#include "util/fileio.h"
 
 #define BUILD_PREFIX "imgfetch-build-"
 #define SNAPSHOT "final"
@@ -121,9 +122,13 @@ static imgfetch_status take_lock(imgfetch_ctx *ctx, const zfs_build *b, int *ret
 	if (r < 0)
 		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot create the lock directory %s: %s (choose another with "
 		                "--lock-dir)", dir, strerror(-r));
-	_cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	mode_t type;
+	_cleanup_close_ int fd = open_nofollow_regular(AT_FDCWD, path, O_RDWR | O_CREAT | O_CLOEXEC, 0600, &type);
+	if (fd < 0 && type)
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot open the build lock %s: it is %s, not a file (remove it)",
+		                path, file_type_name(type));
 	if (fd < 0)
-		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot open the build lock %s: %s", path, strerror(errno));
+		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot open the build lock %s: %s", path, strerror(-fd));
 	bool said = false;
 	for (;;) {
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/fileio.h"
 
 static int split_path(const char *path, char **ret_dir, char **ret_name)
 {
@@ -184,12 +185,14 @@ void atomic_sweep_dir(const char *dir, long max_age_s)
 	while ((e = readdir(d))) {
 		if (e->d_name[0] != '.' || !strstr(e->d_name, ATOMIC_TMP_MARK))
 			continue;
-		int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		/* Only our own kind of file: a link or a FIFO planted under such a
+		 * name is neither followed nor waited on. */
+		int fd = open_nofollow_regular(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC, 0, NULL);
 		if (fd < 0)
 			continue;
 		struct stat st;
 		/* A writer still holds its lock: leave its file alone, however old. */
-		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime > max_age_s &&
+		if (fstat(fd, &st) == 0 && now - st.st_mtime > max_age_s &&
 		    flock(fd, LOCK_EX | LOCK_NB) == 0)
 			unlinkat(dirfd(d), e->d_name, 0);
 		close(fd);
@@ -211,4 +214,43 @@ int scratch_file_open(const char *dir)
 		unlink(tmp);
 	free(tmp);
 	return fd >= 0 ? fd : -e;
+}
+
+int user_path_check(const char *path, char *err, size_t errlen)
+{
+	struct stat lst, st;
+	if (lstat(path, &lst) < 0 || !S_ISLNK(lst.st_mode) || stat(path, &st) < 0)
+		return 0; /* missing, not a link, or a dangling one: the install decides */
+	if (!S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))
+		return 0;
+	snprintf(err, errlen, "%s is a symbolic link to %s; name the node itself if you mean it", path,
+	         file_type_name(st.st_mode));
+	return -EINVAL;
+}
+
+int output_chosen_prepare(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		int e = errno;
+		snprintf(err, errlen, "cannot look at %s: %s", path, strerror(e));
+		return -e;
+	}
+	if (S_ISREG(st.st_mode))
+		return 0;
+	if (S_ISLNK(st.st_mode)) {
+		if (unlink(path) < 0 && errno != ENOENT) {
+			int e = errno;
+			snprintf(err, errlen, "%s is a symbolic link that imgfetch would replace, but cannot remove it: %s",
+			         path, strerror(e));
+			return -e;
+		}
+		return 0;
+	}
+	snprintf(err, errlen, "%s exists and is %s, not a regular file; imgfetch chose this name and never writes "
+	         "into %s: remove it or choose another output directory", path, file_type_name(st.st_mode),
+	         S_ISDIR(st.st_mode) ? "a directory" : "a special file");
+	return S_ISDIR(st.st_mode) ? -EISDIR : -EEXIST;
 }

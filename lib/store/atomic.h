@@ -9,6 +9,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef struct atomic_file {
 	int fd;         /* write here */
@@ -34,6 +35,28 @@ void atomic_file_abort(atomic_file *f);
  * close-on-exec; the descriptor is the only way to it, so its bytes cannot be
  * swapped by name and a killed run leaves nothing. fd, or -errno. */
 int scratch_file_open(const char *dir);
+
+/*
+ * Paths the user names (-o of get, convert and pull; convert's input): a
+ * symbolic link is what it points to, so a link to a block device
+ * (/dev/zvol/..., /dev/disk/by-id/...) is that device, but a link to a FIFO
+ * or a character device is refused: a stream would go somewhere else than
+ * the name suggests (or, for /dev/null, nowhere), and an open for writing
+ * would wait for a reader. Naming the FIFO or device itself is fine.
+ * 0, or -EINVAL with the message in err ("X is a symbolic link to a FIFO;
+ * name the node itself if you mean it"). A missing path is 0.
+ */
+int user_path_check(const char *path, char *err, size_t errlen);
+
+/*
+ * A file name imgfetch chose inside a directory the user named (fetch -o
+ * DIR, pull -o DIR with a layer's title): nothing there is ever followed or
+ * written through. A symbolic link is removed (the install would replace it
+ * anyway; removing it first keeps every later step from following it), a
+ * directory, FIFO, device or socket is refused, not replaced: 0, or -errno
+ * with the message in err.
+ */
+int output_chosen_prepare(const char *path, char *err, size_t errlen);
 
 /* Removes named temp files in `dir` older than max_age_s whose writer is gone. */
 void atomic_sweep_dir(const char *dir, long max_age_s);

@@ -14,6 +14,7 @@
 
 #include "store/atomic.h"
 #include "util/cleanup.h"
+#include "util/fileio.h"
 #include "util/strutil.h"
 #include "verify/digest.h"
 
@@ -53,35 +54,97 @@ static char *default_dir(void)
 	return out;
 }
 
+/* Whether fd is still the file at path: a lock file that was removed or
+ * replaced after it was opened locks nothing. */
+static bool lock_is_current(int fd, const char *path)
+{
+	struct stat a, b;
+	return fstat(fd, &a) == 0 && lstat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* Opens the lock file, never through a link (a .lock pointing outside the
+ * cache must not create or touch its target) and never waiting on a FIFO;
+ * anything but a regular file there is removed and the lock made anew. */
+static imgfetch_status open_lock(imgfetch_ctx *ctx, const char *lock_path, int *ret_fd)
+{
+	for (int tries = 0;; tries++) {
+		mode_t type;
+		int fd = open_nofollow_regular(AT_FDCWD, lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644, &type);
+		if (fd >= 0) {
+			*ret_fd = fd;
+			return IMGFETCH_OK;
+		}
+		if (!type || tries >= 3)
+			return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot open cache lock %s: %s", lock_path,
+			                type ? "it keeps being replaced by something other than a file" : strerror(-fd));
+		int r = remove_nonregular(AT_FDCWD, lock_path);
+		if (r < 0 && r != -EEXIST)
+			return ifx_fail(ctx, IMGFETCH_E_FAILED, "cache lock %s is %s and cannot be removed (%s); remove it",
+			                lock_path, file_type_name(type), strerror(-r));
+		ifx_log(ctx, IMGFETCH_LOG_WARNING, "cache lock %s was %s, not a file; removed it and made a new lock",
+		        lock_path, file_type_name(type));
+	}
+}
+
 static imgfetch_status take_lock(imgfetch_ctx *ctx, cache_entry *e, const char *url, bool no_wait)
 {
 	_cleanup_free_ char *lock_path = NULL;
 	if (asprintf(&lock_path, "%s.lock", e->path) < 0)
 		return ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
-	e->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (e->lock_fd < 0)
-		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot open cache lock %s: %s", lock_path, strerror(errno));
-	if (flock(e->lock_fd, LOCK_EX | LOCK_NB) == 0)
-		return IMGFETCH_OK;
-	if (errno != EWOULDBLOCK)
-		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot lock %s: %s", lock_path, strerror(errno));
-	if (no_wait)
-		return ifx_fail(ctx, IMGFETCH_E_LOCKED,
-		                "another imgfetch holds the cache lock %s for %s; try again later, or wait for it "
-		                "(drop --no-wait)",
-		                lock_path, url);
-	ifx_log(ctx, IMGFETCH_LOG_NOTICE, "waiting for another imgfetch using %s (lock %s)", url, lock_path);
-	/* Poll rather than block, so that cancellation is honoured while waiting. */
-	for (;;) {
-		if (ifx_cancelled(ctx))
-			return ifx_fail(ctx, IMGFETCH_E_CANCELLED, "cancelled while waiting for the cache lock %s",
-			                lock_path);
-		if (flock(e->lock_fd, LOCK_EX | LOCK_NB) == 0)
+	bool said = false;
+	for (int reopened = 0;; reopened++) {
+		if (reopened > 100)
+			return ifx_fail(ctx, IMGFETCH_E_FAILED, "cache lock %s keeps being removed or replaced", lock_path);
+		imgfetch_status st = open_lock(ctx, lock_path, &e->lock_fd);
+		if (st < 0)
+			return st;
+		for (;;) {
+			if (flock(e->lock_fd, LOCK_EX | LOCK_NB) == 0)
+				break;
+			if (errno != EWOULDBLOCK)
+				return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot lock %s: %s", lock_path, strerror(errno));
+			if (no_wait)
+				return ifx_fail(ctx, IMGFETCH_E_LOCKED,
+				                "another imgfetch holds the cache lock %s for %s; try again later, or wait "
+				                "for it (drop --no-wait)",
+				                lock_path, url);
+			if (!said)
+				ifx_log(ctx, IMGFETCH_LOG_NOTICE, "waiting for another imgfetch using %s (lock %s)", url,
+				        lock_path);
+			said = true;
+			/* Poll rather than block, so that cancellation is honoured while waiting. */
+			if (ifx_cancelled(ctx))
+				return ifx_fail(ctx, IMGFETCH_E_CANCELLED, "cancelled while waiting for the cache lock %s",
+				                lock_path);
+			nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000 * 1000 }, NULL);
+		}
+		/* Someone removed or replaced the lock file meanwhile (a damaged
+		 * one healed by another run): lock the one that is there now. */
+		if (lock_is_current(e->lock_fd, lock_path))
 			return IMGFETCH_OK;
-		if (errno != EWOULDBLOCK)
-			return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot lock %s: %s", lock_path, strerror(errno));
-		nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000 * 1000 }, NULL);
+		close(e->lock_fd);
+		e->lock_fd = -1;
 	}
+}
+
+/* Under the lock: an entry or its metadata that is not a regular file (a
+ * link, a directory, a FIFO) is removed, so that nothing later follows it,
+ * waits on it or fails to install over it; the entry is downloaded again. */
+static imgfetch_status heal_names(imgfetch_ctx *ctx, const cache_entry *e)
+{
+	const char *names[] = { e->path, e->meta_path };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct stat st;
+		if (lstat(names[i], &st) < 0 || S_ISREG(st.st_mode))
+			continue;
+		int r = remove_nonregular(AT_FDCWD, names[i]);
+		if (r < 0 && r != -EEXIST)
+			return ifx_fail(ctx, IMGFETCH_E_FAILED, "cache entry %s is %s, not a file, and cannot be removed "
+			                "(%s); remove it", names[i], file_type_name(st.st_mode), strerror(-r));
+		ifx_log(ctx, IMGFETCH_LOG_WARNING, "cache entry %s was %s, not a file; removed it", names[i],
+		        file_type_name(st.st_mode));
+	}
+	return IMGFETCH_OK;
 }
 
 imgfetch_status cache_open(imgfetch_ctx *ctx, const char *dir, const char *url, bool no_wait, cache_entry *ret)
@@ -118,6 +181,9 @@ imgfetch_status cache_open(imgfetch_ctx *ctx, const char *dir, const char *url, 
 	st = take_lock(ctx, &e, url, no_wait);
 	if (st < 0)
 		goto fail;
+	st = heal_names(ctx, &e);
+	if (st < 0)
+		goto fail;
 	*ret = e;
 	return IMGFETCH_OK;
 fail:
@@ -125,14 +191,20 @@ fail:
 	return st;
 }
 
+int cache_entry_open(const cache_entry *e)
+{
+	return open_nofollow_regular(AT_FDCWD, e->path, O_RDONLY | O_CLOEXEC, 0, NULL);
+}
+
 bool cache_meta_read(const cache_entry *e, cache_meta *ret)
 {
 	struct stat st;
+	_cleanup_close_ int fd = open_nofollow_regular(AT_FDCWD, e->meta_path, O_RDONLY | O_CLOEXEC, 0, NULL);
 	/* Our own file, but a damaged one must not make us read gigabytes. */
-	if (stat(e->meta_path, &st) < 0 || st.st_size > CACHE_META_MAX)
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size > CACHE_META_MAX)
 		return false;
 	json_error_t err;
-	json_t *j = json_load_file(e->meta_path, 0, &err);
+	json_t *j = json_loadfd(fd, 0, &err);
 	if (!j)
 		return false;
 	bool ok = false;

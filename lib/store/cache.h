@@ -4,7 +4,10 @@
  *   <16 hex of sha256(url)>-<file name>        the verified download
  *   <16 hex of sha256(url)>-<file name>.json   what we know about it
  *   <16 hex of sha256(url)>-<file name>.lock   flock'ed while a run uses the entry
- * The lock is an flock, so it dies with its process.
+ * The lock is an flock, so it dies with its process. None of these names is
+ * ever followed when it is a symbolic link, nor waited on when it is a FIFO:
+ * cache_open() removes what is not a regular file (the entry is then
+ * downloaded again).
  */
 #pragma once
 
@@ -33,7 +36,11 @@ typedef struct cache_meta {
  * no_wait). */
 IMGFETCH_WARN_UNUSED imgfetch_status cache_open(imgfetch_ctx *ctx, const char *dir, const char *url, bool no_wait,
                                                 cache_entry *ret);
-/* Reads the metadata; false when missing or unreadable. */
+/* Opens the cached file for reading: never through a symbolic link, never
+ * waiting on a FIFO, a regular file only (see open_nofollow_regular()).
+ * The descriptor, or -errno (then there is no usable entry). */
+int cache_entry_open(const cache_entry *e);
+/* Reads the metadata (opened like the entry); false when missing or unreadable. */
 bool cache_meta_read(const cache_entry *e, cache_meta *ret);
 /* Writes the metadata atomically. 0 or negative errno. */
 int cache_meta_write(const cache_entry *e, const char *url, const char *final_url, const cache_meta *m,

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 ssize_t pread_upto(int fd, void *buf, size_t len, uint64_t off)
@@ -105,5 +106,84 @@ int read_file_capped(const char *path, size_t max, char **ret, size_t *ret_len)
 	buf[len] = '\0';
 	*ret = buf;
 	*ret_len = len;
+	return 0;
+}
+
+static int refuse_type(mode_t mode, mode_t *ret_type)
+{
+	if (ret_type)
+		*ret_type = mode & S_IFMT;
+	return S_ISLNK(mode) ? -ELOOP : S_ISDIR(mode) ? -EISDIR : -ENXIO;
+}
+
+int open_nofollow_regular(int dirfd, const char *path, int flags, mode_t mode, mode_t *ret_type)
+{
+	struct stat st;
+	if (ret_type)
+		*ret_type = 0;
+	/* Look before opening: opening a device can have effects of its own
+	 * (a tape rewinds, a terminal becomes the controlling one). */
+	if (fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!S_ISREG(st.st_mode))
+			return refuse_type(st.st_mode, ret_type);
+	} else if (errno != ENOENT || !(flags & O_CREAT)) {
+		return -errno;
+	}
+	/* O_NOFOLLOW and O_NONBLOCK close the race with whoever swaps the name
+	 * in between: a link fails with ELOOP, a FIFO opens without waiting for
+	 * a writer and is refused below. */
+	int fd = openat(dirfd, path, flags | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, mode);
+	if (fd < 0) {
+		int e = errno;
+		if (e == ELOOP && ret_type)
+			*ret_type = S_IFLNK;
+		else if (e == EISDIR && ret_type)
+			*ret_type = S_IFDIR;
+		return -e;
+	}
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return refuse_type(st.st_mode, ret_type);
+	}
+	if (!(flags & O_NONBLOCK)) {
+		int fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+			int e = errno;
+			close(fd);
+			return -e;
+		}
+	}
+	return fd;
+}
+
+const char *file_type_name(mode_t type)
+{
+	switch (type & S_IFMT) {
+	case S_IFREG: return "a regular file";
+	case S_IFLNK: return "a symbolic link";
+	case S_IFDIR: return "a directory";
+	case S_IFIFO: return "a FIFO";
+	case S_IFCHR: return "a character device";
+	case S_IFBLK: return "a block device";
+	case S_IFSOCK: return "a socket";
+	default: return "not a regular file";
+	}
+}
+
+int remove_nonregular(int dirfd, const char *path)
+{
+	struct stat st;
+	if (fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (S_ISREG(st.st_mode))
+		return -EEXIST;
+	/* unlink(2) removes a link itself, never what it points to. */
+	if (unlinkat(dirfd, path, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
+		return errno == ENOENT ? 0 : errno == EEXIST ? -ENOTEMPTY : -errno;
 	return 0;
 }

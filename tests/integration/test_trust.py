@@ -345,3 +345,125 @@ def test_clearsigned_vendor_appended_line(t):
     for policy in ("auto", "checksum"):
         t.run("fetch", "fedora", "-o", t.dir("o-" + policy), "--cache-dir", t.dir("c-" + policy), "--verify",
               policy, *args, timeout=60).ok()
+
+
+def _resign(m, ng, rj, key: Key, path_of_signed: Path | None = None) -> None:
+    """Re-signs the vendor's signed checksum file (or `path_of_signed`'s
+    bytes in its place) with `key`, in the vendor's own form."""
+    sums = _path_of(m, ng, rj["sums_url"]) if rj["sums_url"] else _path_of(m, ng, rj["url"] + ".sha256")
+    if rj["signature_url"]:
+        sig = _path_of(m, ng, rj["signature_url"])
+        armored = sig.read_bytes().startswith(b"-----BEGIN")
+        key.detach(path_of_signed or sums, sig, armored)
+    else:
+        text = sums.read_text()
+        body = text.split("\n\n", 1)[1].split("-----BEGIN PGP SIGNATURE-----")[0]
+        plain = sums.parent / (sums.name + ".plain")
+        plain.write_text(path_of_signed.read_text() if path_of_signed else body)
+        key.clearsign(plain, sums)
+        plain.unlink()
+
+
+def test_vendor_matrix_keys(t):
+    """For each vendor that signs: the same files signed by another key, by a key that has expired
+    since, and a good signature over another file — all exit 3, nothing written."""
+    other, _ = _key(t, "other")
+    old, _ = _key(t, "old", created="20200101T000000", expire="1d")
+    try:
+        for v in SIGNING_VENDORS:
+            m = VendorMirror(t.tmp / ("mirror-" + v), [v])
+            ng = t.nginx(m.root, extra_conf=AUTOINDEX)
+            args = m.mirror_args(ng)
+            rj = t.run("resolve", v, "--json", *args).ok().json()
+            notes = t.dir(v + "-notes") / "NOTES"
+            notes.write_text("%s release notes\n" % v)
+            for name, key, signed, expect in ((v + "-other", other, None, other.fpr),
+                                              (v + "-old", old, None, "expired on 2020-01-02"),
+                                              (v + "-elsewhere", m.images.signer, notes,
+                                               "BAD signature" if rj["signature_url"]
+                                               else "no entry for it in its signed part")):
+                if isinstance(key, Key):
+                    _resign(m, ng, rj, key, signed)
+                else:
+                    good = Key.__new__(Key)  # the fixture's own signer, in Key's form
+                    good.home, good.created = key.home, None
+                    _resign(m, ng, rj, good, signed)
+                run_args = list(args)
+                if key is old:
+                    # The expired key is trusted (in the keyring with the fixture's): refused all the same.
+                    both = t.dir(name + "-keys") / "both.asc"
+                    both.write_bytes(m.keyring().read_bytes() + old.export(t.dir(name + "-keys") / "old.asc")
+                                     .read_bytes())
+                    run_args[run_args.index("--keyring") + 1] = str(both)
+                out = t.dir(name)
+                r = t.run("fetch", v, "-o", out, "--cache-dir", t.dir(name + "-c"), *run_args,
+                          timeout=60).expect_rc(3)
+                check(expect in r.stderr, "%s: %r in %r" % (name, expect, r.stderr))
+                eq(listing(out), set(), name + ": nothing written")
+    finally:
+        other.close()
+        old.close()
+
+
+def test_cache_swap_race(t):
+    """While fetch runs, another process keeps replacing the cache entry with another valid image:
+    every output that appears is the genuine image (the verified descriptor is what is converted),
+    never the swapped one with a verified stamp."""
+    import threading
+    m = VendorMirror(t.tmp / "mirror", ["alpine"])
+    ng = t.nginx(m.root, extra_conf=AUTOINDEX)
+    args = m.mirror_args(ng)
+    cache = t.dir("cache")
+    j = t.run("fetch", "alpine", "-o", t.dir("o0"), "--cache-dir", cache, "--json", *args, timeout=60).ok().json()
+    genuine = open(j["path"], "rb").read()
+    entry = Path(j["source_path"])
+    evil_raw = t.dir("evil") / "evil.raw"
+    t.make_file(evil_raw, len(m.images.raw.read_bytes()))
+    evil = t.dir("evil") / "evil.qcow2"
+    subprocess.run(["qemu-img", "convert", "-O", "qcow2", str(evil_raw), str(evil)], check=True, capture_output=True)
+    evil_bytes = evil.read_bytes()
+    stop = threading.Event()
+
+    def swapper():
+        n = 0
+        while not stop.is_set():
+            tmp = entry.parent / (".swap-%d" % n)
+            tmp.write_bytes(evil_bytes)
+            os.replace(tmp, entry)
+            n += 1
+
+    th = threading.Thread(target=swapper)
+    th.start()
+    ok = 0
+    try:
+        for i in range(12):
+            out = t.dir("o%d" % (i + 1))
+            r = t.run("fetch", "alpine", "-o", out, "--cache-dir", cache, "--json", *args, timeout=60)
+            if r.rc == 0:
+                ok += 1
+                eq(open(r.json()["path"], "rb").read(), genuine, "run %d: the output is the genuine image" % i)
+            else:
+                eq(listing(out), set(), "run %d: a failed run leaves nothing" % i)
+    finally:
+        stop.set()
+        th.join()
+    check(ok > 0, "some runs succeeded under the race (%d of 12)" % ok)
+
+
+def test_get_revoked_key(t):
+    """A key revoked since it signed (its revocation certificate imported): refused, naming the key."""
+    www, data, sums, ng = _site(t)
+    k, _ = _key(t, "revoked")
+    try:
+        k.detach(sums, www / "SHA256SUMS.asc", True)
+        # gpg writes a revocation certificate at key creation, its armour
+        # defused with a leading ':'.
+        rev = (k.home / "openpgp-revocs.d" / ("%s.rev" % k.fpr)).read_text().replace(":-----BEGIN", "-----BEGIN")
+        (k.home / "rev.asc").write_text(rev)
+        k._gpg("--import", str(k.home / "rev.asc"))
+        ring = k.export(t.dir("keys") / "revoked-now.asc")
+        r = t.run("get", ng.url("/disk.img"), "-o", t.dir("o") / "d", "--sums", ng.url("/SHA256SUMS"),
+                  "--signature", ng.url("/SHA256SUMS.asc"), "--keyring", ring).expect_rc(3)
+        check(k.fpr in r.stderr and "revoked" in r.stderr, "names the key and the revocation: %r" % r.stderr)
+    finally:
+        k.close()

@@ -444,12 +444,8 @@ static imgfetch_status hash_file(imgfetch_ctx *ctx, blob *b)
 static imgfetch_status hash_mem(imgfetch_ctx *ctx, const void *p, size_t n, char out[140])
 {
 	char hex[129];
-	digest *d = digest_new(IMGFETCH_HASH_SHA256);
-	if (!d || digest_update(d, p, n) < 0 || digest_final_hex(d, hex) < 0) {
-		digest_free(d);
+	if (digest_hex_of(IMGFETCH_HASH_SHA256, p, n, hex) < 0)
 		return ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot compute a digest");
-	}
-	digest_free(d);
 	snprintf(out, 140, "sha256:%s", hex);
 	return IMGFETCH_OK;
 }

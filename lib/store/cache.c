@@ -164,14 +164,11 @@ imgfetch_status cache_open(imgfetch_ctx *ctx, const char *dir, const char *url, 
 	}
 	atomic_sweep_dir(e.dir, STALE_TEMP_AGE_S);
 
-	digest *d = digest_new(IMGFETCH_HASH_SHA256);
 	char key[129];
-	if (!d || digest_update(d, url, strlen(url)) < 0 || digest_final_hex(d, key) < 0) {
-		digest_free(d);
+	if (digest_hex_of(IMGFETCH_HASH_SHA256, url, strlen(url), key) < 0) {
 		st = ifx_fail(ctx, IMGFETCH_E_FAILED, "cannot hash the URL");
 		goto fail;
 	}
-	digest_free(d);
 	key[16] = '\0';
 	if (asprintf(&e.path, "%s/%s-%.200s", e.dir, key, name ? name : "download") < 0 ||
 	    asprintf(&e.meta_path, "%s.json", e.path) < 0) {

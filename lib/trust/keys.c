@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/cleanup.h"
+#include "trust/signify.h"
 #include "util/fileio.h"
 
 #ifndef IMGFETCH_KEYS_DIR
@@ -113,15 +114,19 @@ imgfetch_status trust_keys_load(imgfetch_ctx *ctx, const char *keyring, const ch
 	*ret = (trust_keys){ 0 };
 	_cleanup_free_ char *user_dir = NULL;
 	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
-	if ((xdg && xdg[0] == '/' && asprintf(&user_dir, "%s/imgfetch/keys", xdg) < 0) ||
-	    (!user_dir && home && home[0] == '/' && asprintf(&user_dir, "%s/.config/imgfetch/keys", home) < 0))
+	int n = xdg && xdg[0] == '/'   ? asprintf(&user_dir, "%s/imgfetch/keys", xdg)
+	        : home && home[0] == '/' ? asprintf(&user_dir, "%s/.config/imgfetch/keys", home)
+	                                 : 0;
+	if (n < 0) {
+		user_dir = NULL; /* asprintf leaves it undefined */
 		return ifx_fail(ctx, IMGFETCH_E_FAILED, "out of memory");
+	}
 
 	int r = 0;
 	if (keyring) {
 		int kind = key_kind(keyring);
 		r = add_file(ret, keyring, kind ? kind : 1);
-		if (r == 0 && kind == 0 && ret->v[0].len >= 19 && memcmp(ret->v[0].data, "untrusted comment: ", 19) == 0)
+		if (r == 0 && kind == 0 && signify_looks_like(ret->v[0].data, ret->v[0].len))
 			ret->v[0].signify = true;
 		if (r < 0 && r != -ENOMEM) {
 			trust_keys_clear(ret);

@@ -297,7 +297,7 @@ static const char update_hint[] =
 	"$XDG_CONFIG_HOME/imgfetch/keys/), or name a keyring with --keyring FILE";
 
 static imgfetch_status explain(imgfetch_ctx *ctx, const trust_keys *keys, const char *what, const judged *j,
-                               size_t nsigs, rnp_result_t exec)
+                               rnp_result_t exec)
 {
 	const char *fpr = j->sig.fingerprint ? j->sig.fingerprint : j->issuer[0] ? j->issuer : "(no key id)";
 	const char *uid = j->sig.uid ? j->sig.uid : "";
@@ -326,7 +326,6 @@ static imgfetch_status explain(imgfetch_ctx *ctx, const trust_keys *keys, const 
 	case V_OK:
 		break;
 	}
-	(void)nsigs;
 	return ifx_fail(ctx, IMGFETCH_E_VERIFY, "%s holds no OpenPGP signature that can be read (%s)", what,
 	                rnp_result_to_string(exec));
 }
@@ -435,7 +434,7 @@ imgfetch_status pgp_verify(imgfetch_ctx *ctx, const trust_keys *keys, const char
 	if (best.v == V_OK && (!best.sig.fingerprint || strlen(best.sig.fingerprint) != 40))
 		best.v = V_BAD;
 	if (best.v != V_OK) {
-		st = explain(ctx, keys, what, &best, n, exec);
+		st = explain(ctx, keys, what, &best, exec);
 		goto done;
 	}
 	if (!data && data_fd < 0) {

@@ -56,3 +56,13 @@ void digest_free(digest *d)
 	EVP_MD_CTX_free(d->md);
 	free(d);
 }
+
+int digest_hex_of(imgfetch_hash h, const void *buf, size_t n, char *out)
+{
+	digest *d = digest_new(h);
+	int r = d ? digest_update(d, buf, n) : -ENOMEM;
+	if (r == 0)
+		r = digest_final_hex(d, out);
+	digest_free(d);
+	return r;
+}

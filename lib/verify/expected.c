@@ -29,12 +29,8 @@ static imgfetch_status pinned(imgfetch_ctx *ctx, imgfetch_hash h, const char *he
 
 static int sha256_of(const void *buf, size_t len, char **ret)
 {
-	digest *d = digest_new(IMGFETCH_HASH_SHA256);
 	char hex[129];
-	int r = d ? digest_update(d, buf, len) : -ENOMEM;
-	if (r == 0)
-		r = digest_final_hex(d, hex);
-	digest_free(d);
+	int r = digest_hex_of(IMGFETCH_HASH_SHA256, buf, len, hex);
 	if (r == 0 && !(*ret = strdup(hex)))
 		r = -ENOMEM;
 	return r;
